@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/flashgate/flashgate/policyfile"
+)
+
+// Config is a decoded, validated flashgate configuration. It is plain data:
+// loading it opens no socket. Every field has its default filled in.
+type Config struct {
+	// File is the path the config was read from; Dir is its directory, from
+	// which relative file paths were resolved.
+	File string
+	Dir  string
+
+	ShutdownTimeout time.Duration // default 30s
+	Log             LogConfig
+	Admin           *AdminConfig // nil: no admin listener
+	ACME            *ACMEConfig  // nil: no ACME
+
+	Policies  []*PolicyConfig
+	Listeners []*ListenerConfig
+	Backends  []*BackendConfig
+	UDP       []*UDPConfig
+}
+
+// LogConfig is the log block.
+type LogConfig struct {
+	Level  string // debug | info | warn | error (default info)
+	Format string // console | json (default console)
+}
+
+// AdminConfig is the admin block.
+type AdminConfig struct {
+	Address string // default 127.0.0.1:9843
+	Token   string // optional bearer token
+}
+
+// ACMEConfig is the acme block.
+type ACMEConfig struct {
+	Email   string
+	CA      string       // directory URL
+	CARoot  string       // absolute path of an extra root for the CA's API, or ""
+	Storage string       // absolute path of certmagic file storage, or ""
+	Redis   *RedisConfig // shared storage instead of Storage
+}
+
+// RedisConfig is the acme.redis block.
+type RedisConfig struct {
+	Address   string
+	Password  string
+	DB        int
+	KeyPrefix string // default "flashgate"
+	TLS       bool
+}
+
+// PolicyConfig is a policy block, with its policy built: from allow blocks,
+// or parsed from File.
+type PolicyConfig struct {
+	Name        string
+	SiteControl string        // none | master-only | all, or "" when unset
+	Allow       []AllowConfig // empty when File is set
+	File        string        // absolute path, or ""
+	Policy      *policyfile.Policy
+	DefRange    hcl.Range
+}
+
+// AllowConfig is one allow block of a policy.
+type AllowConfig struct {
+	Domain string
+	Ports  string
+	Secure *bool
+	Range  hcl.Range
+}
+
+// ListenerConfig is a listener block.
+type ListenerConfig struct {
+	Name                string
+	Address             string
+	Policy              string        // policy name or ""
+	Backend             string        // backend name or "" (policy server)
+	Protocol            string        // binary (default) | xml
+	SniffTimeout        time.Duration // default 300ms
+	IdleTimeout         time.Duration // default 10m; 0 disables
+	MaxMessage          int64         // xml: default 1MiB
+	MaxConnections      int           // default 10000; 0 = unlimited
+	MaxConnectionsPerIP int           // default 0 = unlimited
+	ProxyProtocol       string        // "", v1, v2
+	ReusePort           bool
+	TLS                 *ListenerTLS // nil: no termination
+	WebSockets          []*WebSocketConfig
+	DefRange            hcl.Range
+}
+
+// ListenerTLS is a listener's tls block. File paths are absolute.
+type ListenerTLS struct {
+	CertFile     string
+	KeyFile      string
+	ACME         []string // names to obtain through ACME
+	Certificates []CertPair
+	MinVersion   string // "1.0" | "1.1" | "1.2" (default) | "1.3"
+}
+
+// CertPair is a certificate and its key, absolute paths.
+type CertPair struct {
+	CertFile string
+	KeyFile  string
+}
+
+// WebSocketConfig is a websocket "PATH" block.
+type WebSocketConfig struct {
+	Path     string
+	Backend  string // default: the listener's
+	Protocol string // default: the listener's
+	DefRange hcl.Range
+}
+
+// BackendConfig is a backend block.
+type BackendConfig struct {
+	Name           string
+	Address        []string      // host:port, tried in order
+	Builtin        string        // "echo", or ""
+	ConnectTimeout time.Duration // default 5s
+	ProxyProtocol  string        // "", v1, v2
+	Framing        string        // nul (default) | line
+	TLS            *BackendTLS
+	DefRange       hcl.Range
+}
+
+// BackendTLS is a backend's tls block (TLS origination).
+type BackendTLS struct {
+	ServerName string
+	CAFile     string // absolute path, or "" for the system roots
+	Require    string // trusted (default) | report
+	Revocation string // soft (default) | required | off
+}
+
+// UDPConfig is a udp block.
+type UDPConfig struct {
+	Name        string
+	Address     string
+	Backend     string
+	IdleTimeout time.Duration // default 60s
+	MaxDatagram int           // default 65507
+	MaxSessions int           // default 10000
+	DefRange    hcl.Range
+}
+
+// Policy returns the policy block named name, or nil.
+func (c *Config) Policy(name string) *PolicyConfig {
+	for _, p := range c.Policies {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Backend returns the backend block named name, or nil.
+func (c *Config) Backend(name string) *BackendConfig {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
