@@ -25,6 +25,11 @@ type Config struct {
 	Listeners []*ListenerConfig
 	Backends  []*BackendConfig
 	UDP       []*UDPConfig
+
+	// Warnings holds the warning diagnostics of loading (e.g. policy file
+	// lint warnings), each formatted like an error: "FILE:LINE:COL: warning:
+	// SUMMARY: DETAIL" followed by the source line and a caret line.
+	Warnings []string
 }
 
 // LogConfig is the log block.
