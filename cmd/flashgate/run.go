@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/flashgate/flashgate/gateway"
+)
+
+// cmdRun implements "flashgate run [-config FILE]".
+func cmdRun(args []string, _, stderr io.Writer) int {
+	fs := newFlagSet("run", stderr)
+	path := fs.String("config", "config.hcl", "config file")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "flashgate run: unexpected argument %q\n", pos[0])
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log, err := gateway.NewLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "flashgate: %v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn().Msg(w)
+	}
+	gw, err := gateway.New(cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("start")
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := gw.Listen(ctx); err != nil {
+		log.Error().Err(err).Msg("start")
+		return 1
+	}
+	log.Info().Str("config", *path).Str("version", version).Msg("flashgate started")
+	if err := gw.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("stopped")
+		return 1
+	}
+	log.Info().Msg("flashgate stopped")
+	return 0
+}
+
+// cmdValidate implements "flashgate validate [-config FILE]".
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", stderr)
+	path := fs.String("config", "config.hcl", "config file")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "flashgate validate: unexpected argument %q\n", pos[0])
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d listeners, %d backends, %d policies, %d udp)\n",
+		*path, len(cfg.Listeners), len(cfg.Backends), len(cfg.Policies), len(cfg.UDP))
+	return 0
+}
+
+// cmdVersion implements "flashgate version".
+func cmdVersion(stdout io.Writer) int {
+	fmt.Fprintf(stdout, "flashgate %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return 0
+}
+

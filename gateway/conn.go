@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// conn is one accepted client connection, from sniffing to its summary line.
+type conn struct {
+	gw     *Gateway
+	l      *listener
+	rt     *route
+	c      *net.TCPConn
+	client netip.AddrPort
+	id     uint64
+	start  time.Time
+
+	mu       sync.Mutex
+	backendC net.Conn // set while relaying, for shutdown
+	closing  string   // reason forced by shutdown
+	buf      [maxSniff]byte
+}
+
+// summary is what the close line reports.
+type summary struct {
+	kind    Kind
+	backend string
+	res     relayResult
+}
+
+// serve sniffs the connection, routes it and logs one summary line.
+func (h *conn) serve() {
+	defer h.gw.untrack(h)
+	defer h.l.release(h.rt.cfg, h.client.Addr())
+	s := h.route()
+	h.c.Close()
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing != "" && (s.res.Reason == "" || s.res.Err != nil) {
+		s.res.Reason, s.res.Err = closing, nil
+	}
+	h.logSummary(s)
+}
+
+// route decides what the connection is and runs it to its end.
+func (h *conn) route() summary {
+	cfg := h.rt.cfg
+	n, kind, err := h.sniff(cfg.SniffTimeout)
+	prefix := h.buf[:n]
+	s := summary{kind: kind}
+	if err != nil {
+		s.res.Reason, s.res.Err = endReason("client", err), err
+		return s
+	}
+	if kind == KindPolicy && h.rt.policyAnswer != nil {
+		return h.answerPolicy(s)
+	}
+	if h.rt.backend == nil { // policy server: nothing else is served here
+		s.res.Up = int64(n)
+		if kind == KindSilent || kind == KindUnknown {
+			s.res.Reason = "no policy request within sniff_timeout"
+		} else {
+			s.res.Reason = "not a policy request"
+		}
+		return s
+	}
+	b := h.rt.backend
+	if b.echo() {
+		s.backend = "builtin:echo"
+		s.res = runEcho(h.c, prefix, cfg.IdleTimeout)
+		return s
+	}
+	ctx, cancel := context.WithCancel(h.gw.ctx)
+	bc, addr, err := b.dial(ctx)
+	cancel()
+	s.backend = addr
+	if err != nil {
+		s.res.Up = int64(n)
+		s.res.Reason, s.res.Err = "backend unreachable", err
+		return s
+	}
+	if !h.setBackend(bc) {
+		bc.Close()
+		s.res.Reason = reasonShutdown
+		return s
+	}
+	s.res = runRelay(h.c, prefix, bc, cfg.IdleTimeout)
+	return s
+}
+
+// sniff reads until the sniffer decides, the buffer is full, or
+// sniff_timeout passes. Silence is KindSilent; a partial prefix at the
+// deadline or at EOF is data. err is set only when the client went away
+// before sending anything.
+func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
+	if timeout > 0 {
+		_ = h.c.SetReadDeadline(h.start.Add(timeout))
+	}
+	n := 0
+	kind := KindUnknown
+	for kind == KindUnknown && n < len(h.buf) {
+		m, err := h.c.Read(h.buf[n:])
+		n += m
+		kind = Sniff(h.buf[:n])
+		if err == nil {
+			continue
+		}
+		if kind != KindUnknown {
+			break
+		}
+		switch {
+		case isTimeout(err) && n == 0:
+			kind = KindSilent
+		case isTimeout(err) || (errors.Is(err, io.EOF) && n > 0):
+			kind = KindData
+		default:
+			_ = h.c.SetReadDeadline(time.Time{})
+			return n, KindUnknown, err
+		}
+	}
+	if kind == KindUnknown {
+		kind = KindData
+	}
+	_ = h.c.SetReadDeadline(time.Time{})
+	return n, kind, nil
+}
+
+// answerPolicy writes the pre-rendered policy and its NUL, then closes.
+func (h *conn) answerPolicy(s summary) summary {
+	s.res.Up = int64(len(policyRequest))
+	n, err := h.c.Write(h.rt.policyAnswer)
+	s.res.Down = int64(n)
+	if err != nil {
+		s.res.Reason, s.res.Err = endReason("client", err), err
+		return s
+	}
+	_ = h.c.CloseWrite()
+	s.res.Reason = "policy served"
+	h.gw.policyServed(h.l)
+	return s
+}
+
+// setBackend records the backend connection for shutdown. It reports false
+// when shutdown already began.
+func (h *conn) setBackend(bc net.Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing != "" {
+		return false
+	}
+	h.backendC = bc
+	return true
+}
+
+// shutdown ends the connection now, with reason.
+func (h *conn) shutdown(reason string) {
+	h.mu.Lock()
+	if h.closing == "" {
+		h.closing = reason
+	}
+	bc := h.backendC
+	h.mu.Unlock()
+	h.c.Close()
+	if bc != nil {
+		bc.Close()
+	}
+}
+
+func (h *conn) logSummary(s summary) {
+	level := zerolog.InfoLevel
+	if s.res.Err != nil && !isExpectedEnd(s.res.Err) && !errors.Is(s.res.Err, errIdle) {
+		level = zerolog.WarnLevel
+	}
+	ev := h.l.log.WithLevel(level)
+	if ev == nil {
+		return
+	}
+	ev = ev.Uint64("conn", h.id).
+		Str("client", h.client.String()).
+		Str("kind", s.kind.String())
+	if s.backend != "" {
+		ev = ev.Str("backend", s.backend)
+	}
+	ev = ev.Int64("bytes_up", s.res.Up).
+		Int64("bytes_down", s.res.Down).
+		Dur("duration", time.Since(h.start)).
+		Str("reason", s.res.Reason)
+	if s.res.Err != nil {
+		ev = ev.AnErr("error", s.res.Err)
+	}
+	ev.Msg("connection closed")
+}
+
+// endReason names how a side ended for errors outside a relay.
+func endReason(side string, err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return side + " closed"
+	case isTimeout(err):
+		return side + " timeout"
+	default:
+		return side + " error"
+	}
+}

@@ -1,0 +1,29 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// NewLogger builds the gateway's logger from the log block, writing to w.
+func NewLogger(cfg LogConfig, w io.Writer) (zerolog.Logger, error) {
+	level := zerolog.InfoLevel
+	if cfg.Level != "" {
+		l, err := zerolog.ParseLevel(cfg.Level)
+		if err != nil {
+			return zerolog.Nop(), fmt.Errorf("log level %q: %w", cfg.Level, err)
+		}
+		level = l
+	}
+	switch cfg.Format {
+	case "", "console":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("log format %q: want console or json", cfg.Format)
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
