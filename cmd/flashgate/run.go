@@ -86,4 +86,3 @@ func cmdVersion(stdout io.Writer) int {
 	fmt.Fprintf(stdout, "flashgate %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
-
