@@ -6,40 +6,42 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
 // testPKI is the common set of certificates for classification tests.
 type testPKI struct {
-	root, inter, other *testCert
+	root, inter, other *tlstest.Cert
 }
 
 func newTestPKI(t testing.TB) *testPKI {
-	root := mkCert(t, "Test Root", true, nil)
+	root := tlstest.NewCert(t, "Test Root", true, nil)
 	return &testPKI{
 		root:  root,
-		inter: mkCert(t, "Test Intermediate", true, root),
-		other: mkCert(t, "Other Root", true, nil),
+		inter: tlstest.NewCert(t, "Test Intermediate", true, root),
+		other: tlstest.NewCert(t, "Other Root", true, nil),
 	}
 }
 
 func TestClassify(t *testing.T) {
 	p := newTestPKI(t)
 	now := time.Now()
-	good := mkCert(t, "good.test", false, p.inter)
-	expired := mkCert(t, "good.test", false, p.inter, validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	future := mkCert(t, "good.test", false, p.inter, validity(now.Add(24*time.Hour), now.Add(48*time.Hour)))
-	self := mkCert(t, "good.test", false, nil)
-	foreign := mkCert(t, "good.test", false, p.other)
-	nonCA := mkCert(t, "Not A CA", false, p.root, notCA())
-	viaNonCA := mkCert(t, "good.test", false, nonCA)
-	plz := mkCert(t, "PathLen Zero", true, p.root, pathLenZero())
-	under := mkCert(t, "Under PathLen", true, plz)
-	viaPLZ := mkCert(t, "good.test", false, under)
-	oldInter := mkCert(t, "Old Intermediate", true, p.root, validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	viaOld := mkCert(t, "good.test", false, oldInter)
-	clientOnly := mkCert(t, "good.test", false, p.inter, extUsage(x509.ExtKeyUsageClientAuth))
-	constrained := mkCert(t, "Constrained", true, p.root, permittedDNS("allowed.test"))
-	outside := mkCert(t, "good.test", false, constrained)
+	good := tlstest.NewCert(t, "good.test", false, p.inter)
+	expired := tlstest.NewCert(t, "good.test", false, p.inter, tlstest.Validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
+	future := tlstest.NewCert(t, "good.test", false, p.inter, tlstest.Validity(now.Add(24*time.Hour), now.Add(48*time.Hour)))
+	self := tlstest.NewCert(t, "good.test", false, nil)
+	foreign := tlstest.NewCert(t, "good.test", false, p.other)
+	nonCA := tlstest.NewCert(t, "Not A CA", false, p.root, tlstest.NotCA())
+	viaNonCA := tlstest.NewCert(t, "good.test", false, nonCA)
+	plz := tlstest.NewCert(t, "PathLen Zero", true, p.root, tlstest.PathLenZero())
+	under := tlstest.NewCert(t, "Under PathLen", true, plz)
+	viaPLZ := tlstest.NewCert(t, "good.test", false, under)
+	oldInter := tlstest.NewCert(t, "Old Intermediate", true, p.root, tlstest.Validity(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
+	viaOld := tlstest.NewCert(t, "good.test", false, oldInter)
+	clientOnly := tlstest.NewCert(t, "good.test", false, p.inter, tlstest.ExtUsage(x509.ExtKeyUsageClientAuth))
+	constrained := tlstest.NewCert(t, "Constrained", true, p.root, tlstest.PermittedDNS("allowed.test"))
+	outside := tlstest.NewCert(t, "good.test", false, constrained)
 
 	cases := []struct {
 		name   string
@@ -47,21 +49,21 @@ func TestClassify(t *testing.T) {
 		server string
 		want   Status
 	}{
-		{"valid", chainOf(good, p.inter), "good.test", Trusted},
-		{"valid, no name check", chainOf(good, p.inter), "", Trusted},
-		{"expired", chainOf(expired, p.inter), "good.test", Expired},
-		{"not yet valid", chainOf(future, p.inter), "good.test", NotYetValid},
-		{"wrong host", chainOf(good, p.inter), "other.test", PrincipalMismatch},
-		{"self-signed", chainOf(self), "good.test", UntrustedSigners},
-		{"unknown root", chainOf(foreign), "good.test", UntrustedSigners},
-		{"unknown root, root presented", chainOf(foreign, p.other), "good.test", UntrustedSigners},
-		{"missing intermediate", chainOf(good), "good.test", UntrustedSigners},
-		{"through non-CA", chainOf(viaNonCA, nonCA), "good.test", InvalidChain},
-		{"path length exceeded", chainOf(viaPLZ, under, plz), "good.test", InvalidChain},
-		{"path length exceeded, unordered", chainOf(viaPLZ, plz, under), "good.test", InvalidChain},
-		{"expired intermediate", chainOf(viaOld, oldInter), "good.test", Expired},
-		{"name constraints", chainOf(outside, constrained), "good.test", InvalidChain},
-		{"client-auth only", chainOf(clientOnly, p.inter), "good.test", Invalid},
+		{"valid", tlstest.Chain(good, p.inter), "good.test", Trusted},
+		{"valid, no name check", tlstest.Chain(good, p.inter), "", Trusted},
+		{"expired", tlstest.Chain(expired, p.inter), "good.test", Expired},
+		{"not yet valid", tlstest.Chain(future, p.inter), "good.test", NotYetValid},
+		{"wrong host", tlstest.Chain(good, p.inter), "other.test", PrincipalMismatch},
+		{"self-signed", tlstest.Chain(self), "good.test", UntrustedSigners},
+		{"unknown root", tlstest.Chain(foreign), "good.test", UntrustedSigners},
+		{"unknown root, root presented", tlstest.Chain(foreign, p.other), "good.test", UntrustedSigners},
+		{"missing intermediate", tlstest.Chain(good), "good.test", UntrustedSigners},
+		{"through non-CA", tlstest.Chain(viaNonCA, nonCA), "good.test", InvalidChain},
+		{"path length exceeded", tlstest.Chain(viaPLZ, under, plz), "good.test", InvalidChain},
+		{"path length exceeded, unordered", tlstest.Chain(viaPLZ, plz, under), "good.test", InvalidChain},
+		{"expired intermediate", tlstest.Chain(viaOld, oldInter), "good.test", Expired},
+		{"name constraints", tlstest.Chain(outside, constrained), "good.test", InvalidChain},
+		{"client-auth only", tlstest.Chain(clientOnly, p.inter), "good.test", Invalid},
 		{"empty chain", nil, "good.test", Invalid},
 		{"nil leaf", []*x509.Certificate{nil}, "good.test", Invalid},
 	}
@@ -69,7 +71,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st, d := Classify(context.Background(), tc.chain, VerifyOptions{
 				ServerName: tc.server,
-				Roots:      pool(p.root),
+				Roots:      tlstest.Pool(p.root),
 				Revocation: RevocationOff,
 			})
 			if st != tc.want {
@@ -91,15 +93,15 @@ func TestClassify(t *testing.T) {
 
 func TestClassifyIPName(t *testing.T) {
 	p := newTestPKI(t)
-	leaf := mkCert(t, "ip", false, p.root, func(c *x509.Certificate) {
+	leaf := tlstest.NewCert(t, "ip", false, p.root, func(c *x509.Certificate) {
 		c.DNSNames = nil
 		c.IPAddresses = append(c.IPAddresses, []byte{127, 0, 0, 1})
 	})
-	st, d := Classify(context.Background(), chainOf(leaf), VerifyOptions{ServerName: "127.0.0.1", Roots: pool(p.root), Revocation: RevocationOff})
+	st, d := Classify(context.Background(), tlstest.Chain(leaf), VerifyOptions{ServerName: "127.0.0.1", Roots: tlstest.Pool(p.root), Revocation: RevocationOff})
 	if st != Trusted {
 		t.Fatalf("%s: %s", st, d.Reason)
 	}
-	st, _ = Classify(context.Background(), chainOf(leaf), VerifyOptions{ServerName: "127.0.0.2", Roots: pool(p.root), Revocation: RevocationOff})
+	st, _ = Classify(context.Background(), tlstest.Chain(leaf), VerifyOptions{ServerName: "127.0.0.2", Roots: tlstest.Pool(p.root), Revocation: RevocationOff})
 	if st != PrincipalMismatch {
 		t.Fatalf("%s, want principalMismatch", st)
 	}
@@ -124,9 +126,9 @@ func TestStatusWords(t *testing.T) {
 
 func BenchmarkClassify(b *testing.B) {
 	p := newTestPKI(b)
-	good := mkCert(b, "good.test", false, p.inter)
-	chain := chainOf(good, p.inter)
-	opts := VerifyOptions{ServerName: "good.test", Roots: pool(p.root), Revocation: RevocationOff}
+	good := tlstest.NewCert(b, "good.test", false, p.inter)
+	chain := tlstest.Chain(good, p.inter)
+	opts := VerifyOptions{ServerName: "good.test", Roots: tlstest.Pool(p.root), Revocation: RevocationOff}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

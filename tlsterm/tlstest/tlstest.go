@@ -1,4 +1,8 @@
-package tlsterm
+// Package tlstest makes a test PKI in Go and serves it on loopback: CAs and
+// leaf certificates of every kind a CertificateStatus test needs, TLS
+// servers presenting them, an OCSP responder and a CRL server. It is for
+// tests only, like net/http/httptest.
+package tlstest
 
 import (
 	"crypto"
@@ -13,30 +17,33 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // The test PKI: every certificate is made here, in Go, per test.
 
-var serialCounter atomic.Int64
+// Opt changes a certificate template.
+type Opt func(*x509.Certificate)
 
-type certOpt func(*x509.Certificate)
-
-func validity(nb, na time.Time) certOpt {
+// Validity sets NotBefore and NotAfter.
+func Validity(nb, na time.Time) Opt {
 	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = nb, na }
 }
 
-func dnsNames(n ...string) certOpt { return func(c *x509.Certificate) { c.DNSNames = n } }
+// DNSNames sets the DNS names.
+func DNSNames(n ...string) Opt { return func(c *x509.Certificate) { c.DNSNames = n } }
 
-func ocspURL(u string) certOpt { return func(c *x509.Certificate) { c.OCSPServer = []string{u} } }
+// OCSP sets the OCSP responder URL.
+func OCSP(u string) Opt { return func(c *x509.Certificate) { c.OCSPServer = []string{u} } }
 
-func crlURL(u string) certOpt {
+// CRL sets the CRL distribution point.
+func CRL(u string) Opt {
 	return func(c *x509.Certificate) { c.CRLDistributionPoints = []string{u} }
 }
 
-func notCA() certOpt {
+// NotCA makes a certificate that claims certSign but is not a CA.
+func NotCA() Opt {
 	return func(c *x509.Certificate) {
 		c.IsCA = false
 		c.BasicConstraintsValid = true
@@ -44,23 +51,27 @@ func notCA() certOpt {
 	}
 }
 
-func pathLenZero() certOpt {
+// PathLenZero limits a CA to sign leaves only.
+func PathLenZero() Opt {
 	return func(c *x509.Certificate) { c.MaxPathLen, c.MaxPathLenZero = 0, true }
 }
 
-func extUsage(u ...x509.ExtKeyUsage) certOpt { return func(c *x509.Certificate) { c.ExtKeyUsage = u } }
+// ExtUsage sets the extended key usages.
+func ExtUsage(u ...x509.ExtKeyUsage) Opt { return func(c *x509.Certificate) { c.ExtKeyUsage = u } }
 
-func permittedDNS(d ...string) certOpt {
+// PermittedDNS adds critical DNS name constraints.
+func PermittedDNS(d ...string) Opt {
 	return func(c *x509.Certificate) { c.PermittedDNSDomains = d; c.PermittedDNSDomainsCritical = true }
 }
 
-// testCert is a certificate and its key.
-type testCert struct {
-	cert *x509.Certificate
-	key  crypto.Signer
+// Cert is a certificate and its key.
+type Cert struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+// NewKey makes an ECDSA P-256 key.
+func NewKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -69,12 +80,13 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// mkCert makes a certificate; parent nil means self-signed.
-func mkCert(t testing.TB, cn string, ca bool, parent *testCert, opts ...certOpt) *testCert {
+// NewCert makes a certificate named cn (also its DNS name for a leaf);
+// parent nil means self-signed.
+func NewCert(t testing.TB, cn string, ca bool, parent *Cert, opts ...Opt) *Cert {
 	t.Helper()
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1000 + serialCounter.Add(1)),
+		SerialNumber: randSerial(t),
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"flashgate test"}},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
@@ -92,10 +104,10 @@ func mkCert(t testing.TB, cn string, ca bool, parent *testCert, opts ...certOpt)
 	for _, o := range opts {
 		o(tmpl)
 	}
-	key := newKey(t)
+	key := NewKey(t)
 	signer, parentCert := crypto.Signer(key), tmpl
 	if parent != nil {
-		signer, parentCert = parent.key, parent.cert
+		signer, parentCert = parent.Key, parent.Cert
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), signer)
 	if err != nil {
@@ -105,45 +117,47 @@ func mkCert(t testing.TB, cn string, ca bool, parent *testCert, opts ...certOpt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCert{cert: c, key: key}
+	return &Cert{Cert: c, Key: key}
 }
 
-func pool(certs ...*testCert) *x509.CertPool {
+// Pool makes a pool of the certificates.
+func Pool(certs ...*Cert) *x509.CertPool {
 	p := x509.NewCertPool()
 	for _, c := range certs {
-		p.AddCert(c.cert)
+		p.AddCert(c.Cert)
 	}
 	return p
 }
 
-func chainOf(certs ...*testCert) []*x509.Certificate {
+// Chain lists the certificates.
+func Chain(certs ...*Cert) []*x509.Certificate {
 	var out []*x509.Certificate
 	for _, c := range certs {
-		out = append(out, c.cert)
+		out = append(out, c.Cert)
 	}
 	return out
 }
 
-// tlsCert builds a tls.Certificate presenting leaf then the given chain.
-func tlsCert(leaf *testCert, chain ...*testCert) tls.Certificate {
-	tc := tls.Certificate{PrivateKey: leaf.key, Leaf: leaf.cert}
-	tc.Certificate = append(tc.Certificate, leaf.cert.Raw)
+// TLSCert builds a tls.Certificate presenting leaf then the given chain.
+func TLSCert(leaf *Cert, chain ...*Cert) tls.Certificate {
+	tc := tls.Certificate{PrivateKey: leaf.Key, Leaf: leaf.Cert}
+	tc.Certificate = append(tc.Certificate, leaf.Cert.Raw)
 	for _, c := range chain {
-		tc.Certificate = append(tc.Certificate, c.cert.Raw)
+		tc.Certificate = append(tc.Certificate, c.Cert.Raw)
 	}
 	return tc
 }
 
-// writePair writes leaf (+chain) and its key as PEM files in dir.
-func writePair(t testing.TB, dir, name string, leaf *testCert, chain ...*testCert) (certFile, keyFile string) {
+// WritePair writes leaf (+chain) and its key as PEM files in dir.
+func WritePair(t testing.TB, dir, name string, leaf *Cert, chain ...*Cert) (certFile, keyFile string) {
 	t.Helper()
 	certFile = filepath.Join(dir, name+".pem")
 	keyFile = filepath.Join(dir, name+".key")
 	var certPEM []byte
-	for _, c := range append([]*testCert{leaf}, chain...) {
-		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})...)
+	for _, c := range append([]*Cert{leaf}, chain...) {
+		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})...)
 	}
-	kd, err := x509.MarshalPKCS8PrivateKey(leaf.key)
+	kd, err := x509.MarshalPKCS8PrivateKey(leaf.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +170,12 @@ func writePair(t testing.TB, dir, name string, leaf *testCert, chain ...*testCer
 	return certFile, keyFile
 }
 
-func writeCA(t testing.TB, dir string, cas ...*testCert) string {
+func WriteCA(t testing.TB, dir string, cas ...*Cert) string {
 	t.Helper()
 	f := filepath.Join(dir, "ca.pem")
 	var b []byte
 	for _, c := range cas {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})...)
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})...)
 	}
 	if err := os.WriteFile(f, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -169,9 +183,9 @@ func writeCA(t testing.TB, dir string, cas ...*testCert) string {
 	return f
 }
 
-// serveTLS runs a loopback TLS server presenting cert; it answers each
+// ServeTLS runs a loopback TLS server presenting cert; it answers each
 // connection by writing "hello\n" and closing. It returns the address.
-func serveTLS(t testing.TB, cfg *tls.Config) string {
+func ServeTLS(t testing.TB, cfg *tls.Config) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -196,4 +210,12 @@ func serveTLS(t testing.TB, cfg *tls.Config) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+func randSerial(t testing.TB) *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Add(n, big.NewInt(1))
 }
