@@ -253,7 +253,7 @@ func TestRelaySplices(t *testing.T) {
 }
 
 // tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (server, client *net.TCPConn) {
+func tcpPair(t testing.TB) (server, client *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
