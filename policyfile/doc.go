@@ -15,4 +15,19 @@
 //	}
 //	answer := p.SocketAnswer() // policy XML followed by one NUL byte
 //	conn.Write(answer)
+//
+// Reading an operator's file, and asking the player's question:
+//
+//	for _, f := range policyfile.Lint(data, policyfile.LintOptions{Kind: policyfile.SocketKind}) {
+//		log.Print(f) // "3:3: error: ..." or "...: warning: ..."
+//	}
+//	p, err := policyfile.Parse(data) // strict; err is a *ParseError with line and column
+//	d := p.Evaluate("game.example.com", 9000, false)
+//	// d.Allowed, d.Rule: the granting <allow-access-from .../> or why not
+//
+// Evaluate applies one policy's rules; EvaluateSocket adds the master
+// policy's site-control (none, master-only, all) and the policy on the
+// destination port. Domains compare case-insensitively, IDNs in punycode,
+// IP addresses as parsed addresses and never through DNS; an absent secure
+// attribute is false, as in every socket policy.
 package policyfile

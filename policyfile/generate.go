@@ -21,18 +21,9 @@ func (p *Policy) Generate() []byte {
 		b.WriteString("\"/>\n")
 	}
 	for _, a := range p.Allow {
-		b.WriteString(`  <allow-access-from domain="`)
-		attr(&b, a.Domain)
-		b.WriteString(`"`)
-		if a.ToPorts != "" {
-			b.WriteString(` to-ports="`)
-			attr(&b, a.ToPorts)
-			b.WriteString(`"`)
-		}
-		if a.Secure != nil {
-			b.WriteString(` secure="` + strconv.FormatBool(*a.Secure) + `"`)
-		}
-		b.WriteString("/>\n")
+		b.WriteString("  ")
+		writeAllow(&b, a)
+		b.WriteString("\n")
 	}
 	for _, id := range p.Identities {
 		b.WriteString("  <allow-access-from-identity>\n    <signatory>\n      <certificate")
@@ -67,6 +58,29 @@ func (p *Policy) Generate() []byte {
 // XML followed by one NUL byte. Render it once and reuse it.
 func (p *Policy) SocketAnswer() []byte {
 	return append(p.Generate(), 0)
+}
+
+// writeAllow renders one allow-access-from element.
+func writeAllow(b *bytes.Buffer, a Allow) {
+	b.WriteString(`<allow-access-from domain="`)
+	attr(b, a.Domain)
+	b.WriteString(`"`)
+	if a.ToPorts != "" {
+		b.WriteString(` to-ports="`)
+		attr(b, a.ToPorts)
+		b.WriteString(`"`)
+	}
+	if a.Secure != nil {
+		b.WriteString(` secure="` + strconv.FormatBool(*a.Secure) + `"`)
+	}
+	b.WriteString("/>")
+}
+
+// String renders the rule as its allow-access-from element.
+func (a Allow) String() string {
+	var b bytes.Buffer
+	writeAllow(&b, a)
+	return b.String()
 }
 
 func attr(b *bytes.Buffer, s string) {
