@@ -1,0 +1,878 @@
+package gateway
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/flashgate/flashgate/policyfile"
+)
+
+// Defaults filled in by the loader (DESIGN.md section 2, "Config").
+const (
+	cfgDefaultShutdownTimeout = 30 * time.Second
+	cfgDefaultAdminAddress    = "127.0.0.1:9843"
+	cfgDefaultSniffTimeout    = 300 * time.Millisecond
+	cfgDefaultIdleTimeout     = 10 * time.Minute
+	cfgDefaultMaxMessage      = 1 << 20 // 1MiB
+	cfgDefaultMaxConnections  = 10000
+	cfgDefaultConnectTimeout  = 5 * time.Second
+	cfgDefaultUDPIdleTimeout  = 60 * time.Second
+	cfgMaxUDPDatagram         = 65507 // largest UDP payload over IPv4
+	cfgDefaultMaxSessions     = 10000
+	cfgDefaultRedisKeyPrefix  = "flashgate"
+)
+
+// LoadConfig reads, decodes and validates the config file at path.
+//
+// An invalid config yields a *ConfigError whose Error lists every problem as
+// "FILE:LINE:COL: message" with the offending source line; a file that cannot
+// be read yields the os error, wrapped.
+func LoadConfig(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(src, path)
+}
+
+// ParseConfig decodes and validates src as if read from filename (relative
+// paths resolve from filepath.Dir(filename)).
+func ParseConfig(src []byte, filename string) (*Config, error) {
+	dir := filepath.Dir(filename)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	d := &cfgDecoder{
+		filename: filename,
+		dir:      dir,
+		files:    map[string]*hcl.File{},
+	}
+	d.ctx = &hcl.EvalContext{Functions: cfgFunctions(dir)}
+
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if f != nil {
+		d.files[filename] = f
+	}
+	d.diags = append(d.diags, diags...)
+	var cfg *Config
+	if !diags.HasErrors() && f != nil {
+		cfg = d.decodeRoot(f.Body)
+	}
+	if d.diags.HasErrors() || cfg == nil {
+		return nil, &ConfigError{Diags: d.diags, Files: d.files, filename: filename}
+	}
+	for _, diag := range cfgSortDiags(d.diags) {
+		if diag.Severity == hcl.DiagWarning {
+			cfg.Warnings = append(cfg.Warnings, cfgFormatDiag(diag, d.files, filename))
+		}
+	}
+	return cfg, nil
+}
+
+// cfgDecoder decodes one config file, collecting every diagnostic instead of
+// stopping at the first.
+type cfgDecoder struct {
+	filename string
+	dir      string
+	ctx      *hcl.EvalContext
+	files    map[string]*hcl.File
+	diags    hcl.Diagnostics
+	refs     []cfgRef
+}
+
+// cfgRef is a reference to a named block, resolved once all blocks are read.
+type cfgRef struct {
+	kind  string // "policy" or "backend"
+	name  string
+	owner string // e.g. `listener "chat"`
+	rng   hcl.Range
+}
+
+func (d *cfgDecoder) errorf(rng hcl.Range, detail, summary string, args ...any) {
+	r := rng
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf(summary, args...),
+		Detail:   detail,
+		Subject:  &r,
+	})
+}
+
+var cfgRootSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "shutdown_timeout"}},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "log"},
+		{Type: "admin"},
+		{Type: "acme"},
+		{Type: "policy", LabelNames: []string{"name"}},
+		{Type: "listener", LabelNames: []string{"name"}},
+		{Type: "backend", LabelNames: []string{"name"}},
+		{Type: "udp", LabelNames: []string{"name"}},
+	},
+}
+
+func (d *cfgDecoder) decodeRoot(body hcl.Body) *Config {
+	cfg := &Config{
+		File:            d.filename,
+		Dir:             d.dir,
+		ShutdownTimeout: cfgDefaultShutdownTimeout,
+		Log:             LogConfig{Level: "info", Format: "console"},
+	}
+	content, diags := body.Content(cfgRootSchema)
+	d.diags = append(d.diags, diags...)
+	if content == nil {
+		return cfg
+	}
+	d.duration(content.Attributes, "shutdown_timeout", &cfg.ShutdownTimeout)
+
+	singles := map[string]*hcl.Block{}
+	names := map[string]map[string]*hcl.Block{}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "log", "admin", "acme":
+			if first := singles[b.Type]; first != nil {
+				d.errorf(b.DefRange, "", "duplicate %s block: the first is at %s", b.Type, cfgPos(first.DefRange))
+				continue
+			}
+			singles[b.Type] = b
+		default:
+			if len(b.Labels) != 1 {
+				continue
+			}
+			name := b.Labels[0]
+			if name == "" {
+				d.errorf(b.LabelRanges[0], "", "empty %s name", b.Type)
+				continue
+			}
+			if names[b.Type] == nil {
+				names[b.Type] = map[string]*hcl.Block{}
+			}
+			if first := names[b.Type][name]; first != nil {
+				d.errorf(b.DefRange, "", "duplicate %s %q: the first is at %s", b.Type, name, cfgPos(first.DefRange))
+				continue
+			}
+			names[b.Type][name] = b
+		}
+		switch b.Type {
+		case "log":
+			d.decodeLog(b, &cfg.Log)
+		case "admin":
+			cfg.Admin = d.decodeAdmin(b)
+		case "acme":
+			cfg.ACME = d.decodeACME(b)
+		case "policy":
+			cfg.Policies = append(cfg.Policies, d.decodePolicy(b))
+		case "listener":
+			cfg.Listeners = append(cfg.Listeners, d.decodeListener(b))
+		case "backend":
+			cfg.Backends = append(cfg.Backends, d.decodeBackend(b))
+		case "udp":
+			cfg.UDP = append(cfg.UDP, d.decodeUDP(b))
+		}
+	}
+	d.resolve(cfg)
+	if !d.diags.HasErrors() {
+		d.addDiags(validateFlashRules(cfg), hcl.Range{})
+	}
+	return cfg
+}
+
+// addDiags appends diagnostics from another component; those without a
+// subject get fallback (when it is set) so they still point into the config.
+// Files they point into that are not HCL are read so the snippet shows.
+func (d *cfgDecoder) addDiags(diags hcl.Diagnostics, fallback hcl.Range) {
+	for _, diag := range diags {
+		if diag == nil {
+			continue
+		}
+		if diag.Subject == nil && fallback.Filename != "" {
+			r := fallback
+			diag.Subject = &r
+		}
+		if diag.Subject != nil {
+			name := diag.Subject.Filename
+			if _, ok := d.files[name]; !ok && name != "" {
+				if b, err := os.ReadFile(name); err == nil {
+					d.files[name] = &hcl.File{Bytes: b}
+				} else {
+					d.files[name] = nil
+				}
+			}
+		}
+		d.diags = append(d.diags, diag)
+	}
+}
+
+// resolve checks references between blocks and the rules that span blocks.
+func (d *cfgDecoder) resolve(cfg *Config) {
+	for _, r := range d.refs {
+		var found bool
+		switch r.kind {
+		case "policy":
+			found = cfg.Policy(r.name) != nil
+		case "backend":
+			found = cfg.Backend(r.name) != nil
+		}
+		if !found {
+			d.errorf(r.rng, fmt.Sprintf("%s refers to %s %q, which is not defined", r.owner, r.kind, r.name),
+				"undefined %s %q", r.kind, r.name)
+		}
+	}
+	usesACME := false
+	for _, l := range cfg.Listeners {
+		if l.TLS != nil && len(l.TLS.ACME) > 0 {
+			usesACME = true
+		}
+	}
+	if usesACME && cfg.ACME == nil {
+		for _, l := range cfg.Listeners {
+			if l.TLS != nil && len(l.TLS.ACME) > 0 {
+				d.errorf(l.DefRange, "a tls block with acme names needs a top-level acme block", "listener %q uses ACME but there is no acme block", l.Name)
+			}
+		}
+	}
+	seen := map[string]string{}
+	for _, l := range cfg.Listeners {
+		if l.Address == "" || strings.HasSuffix(l.Address, ":0") {
+			continue
+		}
+		if other, ok := seen[l.Address]; ok {
+			d.errorf(l.DefRange, "", "listener %q: address %q is already used by listener %q", l.Name, l.Address, other)
+			continue
+		}
+		seen[l.Address] = l.Name
+	}
+	seen = map[string]string{}
+	for _, u := range cfg.UDP {
+		if u.Address == "" || strings.HasSuffix(u.Address, ":0") {
+			continue
+		}
+		if other, ok := seen[u.Address]; ok {
+			d.errorf(u.DefRange, "", "udp %q: address %q is already used by udp %q", u.Name, u.Address, other)
+			continue
+		}
+		seen[u.Address] = u.Name
+	}
+}
+
+// --- blocks ---
+
+var cfgLogSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "level"}, {Name: "format"}}}
+
+func (d *cfgDecoder) decodeLog(b *hcl.Block, lc *LogConfig) {
+	c := d.content(b, cfgLogSchema)
+	d.enum(c.Attributes, "level", &lc.Level, "debug", "info", "warn", "error")
+	d.enum(c.Attributes, "format", &lc.Format, "console", "json")
+}
+
+var cfgAdminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "token"}}}
+
+func (d *cfgDecoder) decodeAdmin(b *hcl.Block) *AdminConfig {
+	c := d.content(b, cfgAdminSchema)
+	ac := &AdminConfig{Address: cfgDefaultAdminAddress}
+	d.address(c.Attributes, "address", &ac.Address, cfgAddrBind)
+	d.str(c.Attributes, "token", &ac.Token)
+	return ac
+}
+
+var cfgACMESchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "email"}, {Name: "ca"}, {Name: "ca_root"}, {Name: "storage"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "redis"}},
+}
+
+var cfgRedisSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "address"}, {Name: "password"}, {Name: "db"}, {Name: "key_prefix"}, {Name: "tls"},
+}}
+
+func (d *cfgDecoder) decodeACME(b *hcl.Block) *ACMEConfig {
+	c := d.content(b, cfgACMESchema)
+	ac := &ACMEConfig{}
+	d.str(c.Attributes, "email", &ac.Email)
+	if rng, ok := d.str(c.Attributes, "ca", &ac.CA); ok {
+		if !strings.HasPrefix(ac.CA, "https://") && !strings.HasPrefix(ac.CA, "http://") {
+			d.errorf(rng, "", "invalid ca %q: must be the ACME directory URL (https://...)", ac.CA)
+		}
+	}
+	d.path(c.Attributes, "ca_root", &ac.CARoot)
+	storageRng, hasStorage := d.path(c.Attributes, "storage", &ac.Storage)
+	for _, rb := range c.Blocks {
+		if ac.Redis != nil {
+			d.errorf(rb.DefRange, "", "duplicate redis block in acme")
+			continue
+		}
+		rc := d.content(rb, cfgRedisSchema)
+		r := &RedisConfig{KeyPrefix: cfgDefaultRedisKeyPrefix}
+		d.address(rc.Attributes, "address", &r.Address, cfgAddrDial)
+		if !d.given(rc.Attributes, "address") {
+			d.missing(rb, "address", "acme redis")
+		}
+		d.str(rc.Attributes, "password", &r.Password)
+		d.integer(rc.Attributes, "db", &r.DB, 0, 1<<20)
+		d.str(rc.Attributes, "key_prefix", &r.KeyPrefix)
+		d.boolean(rc.Attributes, "tls", &r.TLS)
+		ac.Redis = r
+		if hasStorage {
+			d.errorf(storageRng, "use either storage or a redis block", "acme has both storage and redis")
+		}
+	}
+	return ac
+}
+
+var cfgPolicySchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "site_control"}, {Name: "file"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "allow"}},
+}
+
+var cfgAllowSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "domain"}, {Name: "ports"}, {Name: "secure"},
+}}
+
+func (d *cfgDecoder) decodePolicy(b *hcl.Block) *PolicyConfig {
+	pc := &PolicyConfig{Name: b.Labels[0], DefRange: b.DefRange}
+	owner := fmt.Sprintf("policy %q", pc.Name)
+	c := d.content(b, cfgPolicySchema)
+	d.enum(c.Attributes, "site_control", &pc.SiteControl, policyfile.None, policyfile.MasterOnly, policyfile.All)
+	fileRng, hasFile := d.path(c.Attributes, "file", &pc.File)
+	switch {
+	case hasFile && len(c.Blocks) > 0:
+		d.errorf(fileRng, "write the rules either as allow blocks or in the file", "%s has both file and allow blocks", owner)
+	case !hasFile && len(c.Blocks) == 0 && !d.given(c.Attributes, "file"):
+		d.errorf(b.DefRange, "a policy needs allow blocks or file = \"crossdomain.xml\"", "%s has no allow blocks and no file", owner)
+	}
+	if hasFile && len(c.Blocks) == 0 {
+		d.addDiags(loadPolicyFile(pc), fileRng)
+	}
+	if hasFile || len(c.Blocks) == 0 {
+		return pc
+	}
+	pol := &policyfile.Policy{SiteControl: pc.SiteControl}
+	for _, ab := range c.Blocks {
+		ac := d.content(ab, cfgAllowSchema)
+		a := AllowConfig{Range: ab.DefRange}
+		if rng, ok := d.str(ac.Attributes, "domain", &a.Domain); ok {
+			if err := cfgCheckDomain(a.Domain); err != nil {
+				d.errorf(rng, err.Error(), "invalid domain %q", a.Domain)
+			}
+		} else if !d.given(ac.Attributes, "domain") {
+			d.missing(ab, "domain", owner+" allow")
+		}
+		if rng, ok := d.str(ac.Attributes, "ports", &a.Ports); ok {
+			if err := cfgCheckPorts(a.Ports); err != nil {
+				d.errorf(rng, err.Error(), "invalid ports %q", a.Ports)
+			}
+		} else if !d.given(ac.Attributes, "ports") {
+			d.missing(ab, "ports", owner+" allow")
+		}
+		var secure bool
+		if _, ok := d.boolean(ac.Attributes, "secure", &secure); ok {
+			a.Secure = policyfile.Bool(secure)
+		}
+		pc.Allow = append(pc.Allow, a)
+		pol.Allow = append(pol.Allow, policyfile.Allow{Domain: a.Domain, ToPorts: a.Ports, Secure: a.Secure})
+	}
+	pc.Policy = pol
+	return pc
+}
+
+var cfgListenerSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "address"}, {Name: "policy"}, {Name: "backend"}, {Name: "protocol"},
+		{Name: "sniff_timeout"}, {Name: "idle_timeout"}, {Name: "max_message"},
+		{Name: "max_connections"}, {Name: "max_connections_per_ip"},
+		{Name: "proxy_protocol"}, {Name: "reuse_port"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "tls"},
+		{Type: "websocket", LabelNames: []string{"path"}},
+	},
+}
+
+func (d *cfgDecoder) decodeListener(b *hcl.Block) *ListenerConfig {
+	l := &ListenerConfig{
+		Name:           b.Labels[0],
+		Protocol:       "binary",
+		SniffTimeout:   cfgDefaultSniffTimeout,
+		IdleTimeout:    cfgDefaultIdleTimeout,
+		MaxMessage:     cfgDefaultMaxMessage,
+		MaxConnections: cfgDefaultMaxConnections,
+		DefRange:       b.DefRange,
+	}
+	owner := fmt.Sprintf("listener %q", l.Name)
+	c := d.content(b, cfgListenerSchema)
+	d.address(c.Attributes, "address", &l.Address, cfgAddrBind)
+	if !d.given(c.Attributes, "address") {
+		d.missing(b, "address", owner)
+	}
+	if rng, ok := d.str(c.Attributes, "policy", &l.Policy); ok {
+		d.ref("policy", l.Policy, owner, rng)
+	}
+	if rng, ok := d.str(c.Attributes, "backend", &l.Backend); ok {
+		d.ref("backend", l.Backend, owner, rng)
+	}
+	d.enum(c.Attributes, "protocol", &l.Protocol, "binary", "xml")
+	if rng, ok := d.duration(c.Attributes, "sniff_timeout", &l.SniffTimeout); ok && l.SniffTimeout == 0 {
+		d.errorf(rng, "", "invalid sniff_timeout \"0\": must be positive")
+	}
+	d.duration(c.Attributes, "idle_timeout", &l.IdleTimeout)
+	d.size(c.Attributes, "max_message", &l.MaxMessage)
+	d.integer(c.Attributes, "max_connections", &l.MaxConnections, 0, 1<<31-1)
+	d.integer(c.Attributes, "max_connections_per_ip", &l.MaxConnectionsPerIP, 0, 1<<31-1)
+	d.enum(c.Attributes, "proxy_protocol", &l.ProxyProtocol, "", "v1", "v2")
+	d.boolean(c.Attributes, "reuse_port", &l.ReusePort)
+
+	if l.Policy == "" && l.Backend == "" {
+		d.errorf(b.DefRange, "a listener answers policy requests (policy), relays to a backend (backend), or both",
+			"%s needs a policy or a backend", owner)
+	}
+	paths := map[string]hcl.Range{}
+	for _, sb := range c.Blocks {
+		switch sb.Type {
+		case "tls":
+			if l.TLS != nil {
+				d.errorf(sb.DefRange, "", "duplicate tls block in %s", owner)
+				continue
+			}
+			l.TLS = d.decodeListenerTLS(sb, owner)
+		case "websocket":
+			ws := &WebSocketConfig{Path: sb.Labels[0], Backend: l.Backend, Protocol: l.Protocol, DefRange: sb.DefRange}
+			wsOwner := fmt.Sprintf("websocket %q of %s", ws.Path, owner)
+			if !strings.HasPrefix(ws.Path, "/") {
+				d.errorf(sb.LabelRanges[0], "", "invalid websocket path %q: must start with \"/\"", ws.Path)
+			} else if first, dup := paths[ws.Path]; dup {
+				d.errorf(sb.DefRange, "", "duplicate websocket %q in %s: the first is at %s", ws.Path, owner, cfgPos(first))
+			}
+			paths[ws.Path] = sb.DefRange
+			wc := d.content(sb, cfgWebSocketSchema)
+			if rng, ok := d.str(wc.Attributes, "backend", &ws.Backend); ok {
+				d.ref("backend", ws.Backend, wsOwner, rng)
+			}
+			d.enum(wc.Attributes, "protocol", &ws.Protocol, "binary", "xml")
+			if ws.Backend == "" {
+				d.errorf(sb.DefRange, "set backend in the websocket block or on the listener", "%s has no backend", wsOwner)
+			}
+			if l.Policy == "" {
+				d.errorf(sb.DefRange, "WebSocket Origin checks evaluate the listener's policy; add policy = \"...\" to the listener",
+					"websocket %q needs a policy: %s has none", ws.Path, owner)
+			}
+			l.WebSockets = append(l.WebSockets, ws)
+		}
+	}
+	return l
+}
+
+var cfgWebSocketSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "protocol"}}}
+
+var cfgListenerTLSSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "cert_file"}, {Name: "key_file"}, {Name: "acme"}, {Name: "min_version"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "certificate"}},
+}
+
+var cfgCertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "cert_file"}, {Name: "key_file"}}}
+
+func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS {
+	t := &ListenerTLS{MinVersion: "1.2"}
+	c := d.content(b, cfgListenerTLSSchema)
+	d.path(c.Attributes, "cert_file", &t.CertFile)
+	d.path(c.Attributes, "key_file", &t.KeyFile)
+	hasCert, hasKey := d.given(c.Attributes, "cert_file"), d.given(c.Attributes, "key_file")
+	if hasCert != hasKey {
+		if hasCert {
+			d.missing(b, "key_file", "tls of "+owner)
+		} else {
+			d.missing(b, "cert_file", "tls of "+owner)
+		}
+	}
+	if rng, ok := d.strList(c.Attributes, "acme", &t.ACME, false); ok {
+		seen := map[string]bool{}
+		for _, n := range t.ACME {
+			if err := cfgCheckDomain(n); err != nil || n == "*" {
+				d.errorf(rng, "acme takes the DNS names to obtain certificates for", "invalid acme name %q", n)
+			} else if seen[n] {
+				d.errorf(rng, "", "duplicate acme name %q", n)
+			}
+			seen[n] = true
+		}
+		if len(t.ACME) == 0 {
+			d.errorf(rng, "", "empty acme list in tls of %s", owner)
+		}
+	}
+	d.enum(c.Attributes, "min_version", &t.MinVersion, "1.0", "1.1", "1.2", "1.3")
+	for _, cb := range c.Blocks {
+		cc := d.content(cb, cfgCertSchema)
+		var cp CertPair
+		if _, ok := d.path(cc.Attributes, "cert_file", &cp.CertFile); !ok && !d.given(cc.Attributes, "cert_file") {
+			d.missing(cb, "cert_file", "certificate of "+owner)
+		}
+		if _, ok := d.path(cc.Attributes, "key_file", &cp.KeyFile); !ok && !d.given(cc.Attributes, "key_file") {
+			d.missing(cb, "key_file", "certificate of "+owner)
+		}
+		t.Certificates = append(t.Certificates, cp)
+	}
+	if !hasCert && !hasKey && len(c.Blocks) == 0 && !d.given(c.Attributes, "acme") {
+		d.errorf(b.DefRange, "set cert_file and key_file, acme = [names], or certificate blocks",
+			"tls of %s has no certificate", owner)
+	}
+	return t
+}
+
+var cfgBackendSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "address"}, {Name: "builtin"}, {Name: "connect_timeout"}, {Name: "proxy_protocol"}, {Name: "framing"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
+}
+
+var cfgBackendTLSSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "server_name"}, {Name: "ca_file"}, {Name: "require"}, {Name: "revocation"},
+}}
+
+func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
+	bc := &BackendConfig{
+		Name:           b.Labels[0],
+		ConnectTimeout: cfgDefaultConnectTimeout,
+		Framing:        "nul",
+		DefRange:       b.DefRange,
+	}
+	owner := fmt.Sprintf("backend %q", bc.Name)
+	c := d.content(b, cfgBackendSchema)
+	addrRng, addrOK := d.strList(c.Attributes, "address", &bc.Address, true)
+	if addrOK {
+		if len(bc.Address) == 0 {
+			d.errorf(addrRng, "", "empty address list in %s", owner)
+		}
+		for _, a := range bc.Address {
+			if err := cfgCheckAddress(a, cfgAddrDial); err != nil {
+				d.errorf(addrRng, err.Error(), "invalid address %q", a)
+			}
+		}
+	}
+	builtinRng, _ := d.enum(c.Attributes, "builtin", &bc.Builtin, "echo")
+	hasAddr, hasBuiltin := d.given(c.Attributes, "address"), d.given(c.Attributes, "builtin")
+	switch {
+	case hasAddr && hasBuiltin:
+		d.errorf(builtinRng, "a backend is either remote (address) or built in (builtin)", "%s has both address and builtin", owner)
+	case !hasAddr && !hasBuiltin:
+		d.errorf(b.DefRange, "set address = \"host:port\" (or a list), or builtin = \"echo\"", "%s needs an address or a builtin", owner)
+	}
+	d.duration(c.Attributes, "connect_timeout", &bc.ConnectTimeout)
+	d.enum(c.Attributes, "proxy_protocol", &bc.ProxyProtocol, "", "v1", "v2")
+	d.enum(c.Attributes, "framing", &bc.Framing, "nul", "line")
+	for _, tb := range c.Blocks {
+		if bc.TLS != nil {
+			d.errorf(tb.DefRange, "", "duplicate tls block in %s", owner)
+			continue
+		}
+		if hasBuiltin {
+			d.errorf(tb.DefRange, "", "tls in %s: a builtin backend has no connection to secure", owner)
+		}
+		tc := d.content(tb, cfgBackendTLSSchema)
+		t := &BackendTLS{Require: "trusted", Revocation: "soft"}
+		d.str(tc.Attributes, "server_name", &t.ServerName)
+		d.path(tc.Attributes, "ca_file", &t.CAFile)
+		d.enum(tc.Attributes, "require", &t.Require, "trusted", "report")
+		d.enum(tc.Attributes, "revocation", &t.Revocation, "soft", "required", "off")
+		bc.TLS = t
+	}
+	return bc
+}
+
+var cfgUDPSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "address"}, {Name: "backend"}, {Name: "idle_timeout"}, {Name: "max_datagram"}, {Name: "max_sessions"},
+}}
+
+func (d *cfgDecoder) decodeUDP(b *hcl.Block) *UDPConfig {
+	u := &UDPConfig{
+		Name:        b.Labels[0],
+		IdleTimeout: cfgDefaultUDPIdleTimeout,
+		MaxDatagram: cfgMaxUDPDatagram,
+		MaxSessions: cfgDefaultMaxSessions,
+		DefRange:    b.DefRange,
+	}
+	owner := fmt.Sprintf("udp %q", u.Name)
+	c := d.content(b, cfgUDPSchema)
+	d.address(c.Attributes, "address", &u.Address, cfgAddrBind)
+	if !d.given(c.Attributes, "address") {
+		d.missing(b, "address", owner)
+	}
+	if rng, ok := d.str(c.Attributes, "backend", &u.Backend); ok {
+		d.ref("backend", u.Backend, owner, rng)
+	} else if !d.given(c.Attributes, "backend") {
+		d.missing(b, "backend", owner)
+	}
+	d.duration(c.Attributes, "idle_timeout", &u.IdleTimeout)
+	d.integer(c.Attributes, "max_datagram", &u.MaxDatagram, 1, cfgMaxUDPDatagram)
+	d.integer(c.Attributes, "max_sessions", &u.MaxSessions, 0, 1<<31-1)
+	return u
+}
+
+// --- attribute helpers ---
+//
+// Each helper sets *dst only when the attribute is present, non-null and
+// valid, and returns the attribute's expression range and whether it was
+// present and valid. A null value counts as absent (the default applies).
+
+func (d *cfgDecoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
+	c, diags := b.Body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	if c == nil {
+		c = &hcl.BodyContent{}
+	}
+	if c.Attributes == nil {
+		c.Attributes = hcl.Attributes{}
+	}
+	return c
+}
+
+// given reports whether the attribute is set to something other than null
+// (valid or not). Its diagnostics were already reported by the helper that
+// read it, so they are dropped here.
+func (d *cfgDecoder) given(attrs hcl.Attributes, name string) bool {
+	attr, ok := attrs[name]
+	if !ok {
+		return false
+	}
+	v, diags := attr.Expr.Value(d.ctx)
+	return diags.HasErrors() || !v.IsNull()
+}
+
+func (d *cfgDecoder) missing(b *hcl.Block, key, owner string) {
+	d.errorf(b.DefRange, "", "missing %q in %s", key, owner)
+}
+
+func (d *cfgDecoder) ref(kind, name, owner string, rng hcl.Range) {
+	if name == "" {
+		d.errorf(rng, "", "empty %s name in %s", kind, owner)
+		return
+	}
+	d.refs = append(d.refs, cfgRef{kind: kind, name: name, owner: owner, rng: rng})
+}
+
+// value evaluates the attribute named name, converted to ty.
+func (d *cfgDecoder) value(attrs hcl.Attributes, name string, ty cty.Type, what string) (cty.Value, hcl.Range, bool) {
+	attr, ok := attrs[name]
+	if !ok {
+		return cty.NilVal, hcl.Range{}, false
+	}
+	rng := attr.Expr.Range()
+	v, diags := attr.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return cty.NilVal, rng, false
+	}
+	if v.IsNull() {
+		return cty.NilVal, rng, false
+	}
+	if !v.IsWhollyKnown() {
+		d.errorf(rng, "", "%s: value is not known", name)
+		return cty.NilVal, rng, false
+	}
+	if ty == cty.DynamicPseudoType {
+		return v, rng, true
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		d.errorf(rng, err.Error(), "invalid %s: %s required", name, what)
+		return cty.NilVal, rng, false
+	}
+	if cv.IsNull() || !cv.IsWhollyKnown() {
+		d.errorf(rng, "", "invalid %s: %s required", name, what)
+		return cty.NilVal, rng, false
+	}
+	return cv, rng, true
+}
+
+func (d *cfgDecoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.String, "a string")
+	if !ok {
+		return rng, false
+	}
+	*dst = v.AsString()
+	return rng, true
+}
+
+func (d *cfgDecoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+	var p string
+	rng, ok := d.str(attrs, name, &p)
+	if !ok {
+		return rng, false
+	}
+	if p == "" {
+		d.errorf(rng, "", "empty %s", name)
+		return rng, false
+	}
+	*dst = cfgResolvePath(d.dir, p)
+	return rng, true
+}
+
+func (d *cfgDecoder) enum(attrs hcl.Attributes, name string, dst *string, allowed ...string) (hcl.Range, bool) {
+	var s string
+	rng, ok := d.str(attrs, name, &s)
+	if !ok {
+		return rng, false
+	}
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return rng, true
+		}
+	}
+	quoted := make([]string, 0, len(allowed))
+	for _, a := range allowed {
+		quoted = append(quoted, fmt.Sprintf("%q", a))
+	}
+	d.errorf(rng, "", "invalid %s %q: must be one of %s", name, s, strings.Join(quoted, ", "))
+	return rng, false
+}
+
+func (d *cfgDecoder) duration(attrs hcl.Attributes, name string, dst *time.Duration) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	if v.Type() != cty.String {
+		d.errorf(rng, "write durations as strings with a unit, e.g. \"300ms\", \"30s\", \"5m\"", "invalid duration for %s: string required", name)
+		return rng, false
+	}
+	s := v.AsString()
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(rng, err.Error(), "invalid duration %q for %s", s, name)
+		return rng, false
+	}
+	if dur < 0 {
+		d.errorf(rng, "must not be negative", "invalid duration %q for %s", s, name)
+		return rng, false
+	}
+	*dst = dur
+	return rng, true
+}
+
+func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	var n int64
+	switch v.Type() {
+	case cty.Number:
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || i < 0 {
+			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", bf.Text('g', 10), name)
+			return rng, false
+		}
+		n = i
+	case cty.String:
+		var err error
+		n, err = cfgParseSize(v.AsString())
+		if err != nil {
+			d.errorf(rng, err.Error(), "invalid size %q for %s", v.AsString(), name)
+			return rng, false
+		}
+	default:
+		d.errorf(rng, "a size is a number of bytes or a string such as \"64KiB\"", "invalid size for %s", name)
+		return rng, false
+	}
+	if n == 0 {
+		d.errorf(rng, "must be positive", "invalid size 0 for %s", name)
+		return rng, false
+	}
+	*dst = n
+	return rng, true
+}
+
+func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.Number, "a number")
+	if !ok {
+		return rng, false
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact {
+		d.errorf(rng, "", "invalid %s %s: whole number required", name, bf.Text('g', 10))
+		return rng, false
+	}
+	if i < int64(lo) || i > int64(hi) {
+		d.errorf(rng, "", "invalid %s %d: must be between %d and %d", name, i, lo, hi)
+		return rng, false
+	}
+	*dst = int(i)
+	return rng, true
+}
+
+func (d *cfgDecoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.Bool, "true or false")
+	if !ok {
+		return rng, false
+	}
+	*dst = v.True()
+	return rng, true
+}
+
+// strList reads a list of strings; with single, a lone string is a list of one.
+func (d *cfgDecoder) strList(attrs hcl.Attributes, name string, dst *[]string, single bool) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	if single && v.Type() == cty.String {
+		*dst = []string{v.AsString()}
+		return rng, true
+	}
+	what := "a list of strings"
+	if single {
+		what = "a string or a list of strings"
+	}
+	lv, err := convert.Convert(v, cty.List(cty.String))
+	if err != nil || lv.IsNull() || !lv.IsWhollyKnown() {
+		d.errorf(rng, "", "invalid %s: %s required", name, what)
+		return rng, false
+	}
+	out := []string{}
+	for it := lv.ElementIterator(); it.Next(); {
+		_, ev := it.Element()
+		if ev.IsNull() {
+			d.errorf(rng, "", "invalid %s: null element in list", name)
+			return rng, false
+		}
+		out = append(out, ev.AsString())
+	}
+	*dst = out
+	return rng, true
+}
+
+func (d *cfgDecoder) address(attrs hcl.Attributes, name string, dst *string, kind cfgAddrKind) (hcl.Range, bool) {
+	var s string
+	rng, ok := d.str(attrs, name, &s)
+	if !ok {
+		return rng, false
+	}
+	if err := cfgCheckAddress(s, kind); err != nil {
+		d.errorf(rng, err.Error(), "invalid %s %q", name, s)
+		return rng, false
+	}
+	*dst = s
+	return rng, true
+}
+
+// cfgResolvePath makes p absolute, relative to dir.
+func cfgResolvePath(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+// cfgPos is "FILE:LINE:COL" of r's start.
+func cfgPos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}
