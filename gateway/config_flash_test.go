@@ -1,0 +1,176 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/flashgate/flashgate/policyfile"
+)
+
+// loadFlash writes src and files into a temporary directory and loads it.
+func loadFlash(t *testing.T, src string, files map[string]string) (*Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(path)
+}
+
+const flashBackend = `
+backend "game" {
+  address = ["127.0.0.1:5000"]
+}
+`
+
+func TestLoadPolicyFile(t *testing.T) {
+	src := `
+policy "legacy" {
+  file = "crossdomain.xml"
+}
+listener "game" {
+  address = "127.0.0.1:9000"
+  policy  = "legacy"
+  backend = "game"
+}
+` + flashBackend
+	good := `<?xml version="1.0"?>
+<!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd">
+<cross-domain-policy>
+  <site-control permitted-cross-domain-policies="master-only"/>
+  <allow-access-from domain="*.example.com" to-ports="9000-9010"/>
+  <allow-access-from domain="*.example.com" to-ports="9000-9010"/>
+</cross-domain-policy>
+`
+	cfg, err := loadFlash(t, src, map[string]string{"crossdomain.xml": good})
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	pc := cfg.Policy("legacy")
+	want := &policyfile.Policy{SiteControl: policyfile.MasterOnly, Allow: []policyfile.Allow{
+		{Domain: "*.example.com", ToPorts: "9000-9010"}, {Domain: "*.example.com", ToPorts: "9000-9010"},
+	}}
+	if !reflect.DeepEqual(pc.Policy, want) || pc.SiteControl != policyfile.MasterOnly {
+		t.Fatalf("policy = %+v, site_control %q", pc.Policy, pc.SiteControl)
+	}
+	if w := strings.Join(cfg.Warnings, "\n"); !strings.Contains(w, "duplicate rule") {
+		t.Errorf("warnings %q lack the duplicate rule", w)
+	}
+
+	bad := "<cross-domain-policy>\n  <allow-access-from domain=\"*.example.com\"/>\n  <allow-access-from domain=\"*\" to-ports=\"90-80\"/>\n</cross-domain-policy>\n"
+	_, err = loadFlash(t, src, map[string]string{"crossdomain.xml": bad})
+	if err == nil {
+		t.Fatal("a policy file with lint errors loaded")
+	}
+	for _, wantMsg := range []string{"crossdomain.xml:2:", "has no to-ports", "crossdomain.xml:3:", "reversed"} {
+		if !strings.Contains(err.Error(), wantMsg) {
+			t.Errorf("error lacks %q:\n%v", wantMsg, err)
+		}
+	}
+
+	if _, err = loadFlash(t, src, nil); err == nil || !strings.Contains(err.Error(), "cannot read") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestLoadPolicyFileSiteControl(t *testing.T) {
+	file := `<cross-domain-policy><allow-access-from domain="*" to-ports="9000"/></cross-domain-policy>`
+	pc := &PolicyConfig{Name: "p", SiteControl: policyfile.None, File: filepath.Join(t.TempDir(), "p.xml")}
+	if err := os.WriteFile(pc.File, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if diags := loadPolicyFile(pc); diags.HasErrors() || pc.Policy.SiteControl != policyfile.None {
+		t.Fatalf("site_control from the block: %v %+v", diags, pc.Policy)
+	}
+	pc.Policy = nil
+	pc.SiteControl = policyfile.All
+	file = `<cross-domain-policy><site-control permitted-cross-domain-policies="none"/><allow-access-from domain="*" to-ports="9000"/></cross-domain-policy>`
+	if err := os.WriteFile(pc.File, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if diags := loadPolicyFile(pc); !diags.HasErrors() || !strings.Contains(diags.Error(), "site_control") {
+		t.Fatalf("conflicting site-control: %v", diags)
+	}
+}
+
+func TestValidateFlashRules(t *testing.T) {
+	policy := func(name, ports string) *PolicyConfig {
+		return &PolicyConfig{Name: name, Policy: &policyfile.Policy{Allow: []policyfile.Allow{{Domain: "*", ToPorts: ports}}}}
+	}
+	tests := []struct {
+		name     string
+		ports    string
+		listener ListenerConfig
+		want     string // "" valid, else a substring of the error
+	}{
+		{"game port granted", "9000-9010", ListenerConfig{Address: "[::]:9000", Backend: "b"}, ""},
+		{"star", "*", ListenerConfig{Address: "[::]:9000", Backend: "b"}, ""},
+		{"own port not granted", "9001", ListenerConfig{Address: "[::]:9000", Backend: "b"}, "does not grant port 9000"},
+		{"low grant from high port", "80,9000", ListenerConfig{Address: "[::]:9000", Backend: "b"}, "grants ports below 1024 (80)"},
+		{"low grant from high policy-only port", "80", ListenerConfig{Address: "[::]:8843"}, "socket policy served from a port >= 1024"},
+		{"master on 843 grants low ports", "80,9000", ListenerConfig{Address: "[::]:843"}, ""},
+		{"raw relay below 1024", "*", ListenerConfig{Address: "[::]:443", Backend: "b"}, "below 1024"},
+		{"websocket-only below 1024", "443", ListenerConfig{Address: "[::]:443",
+			WebSockets: []*WebSocketConfig{{Path: "/ws", Backend: "b"}}}, ""},
+		{"transparent below 1024", "*", ListenerConfig{Address: "[::]:443", Backend: "b", Policy: "-"}, ""},
+		{"port 0 skips", "80", ListenerConfig{Address: "127.0.0.1:0", Backend: "b"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := tt.listener
+			l.Name = "l"
+			if l.Policy == "-" {
+				l.Policy = ""
+			} else {
+				l.Policy = "p"
+			}
+			cfg := &Config{Policies: []*PolicyConfig{policy("p", tt.ports)}, Listeners: []*ListenerConfig{&l}}
+			diags := validateFlashRules(cfg)
+			if tt.want == "" {
+				if len(diags) > 0 {
+					t.Fatalf("refused: %v", diags)
+				}
+				return
+			}
+			if !diags.HasErrors() {
+				t.Fatalf("accepted, want %q", tt.want)
+			}
+			text := diags[0].Summary + " " + diags[0].Detail
+			if !strings.Contains(text, tt.want) || !strings.Contains(text, "Flash rule") {
+				t.Fatalf("error %q, want %q and the Flash rule", text, tt.want)
+			}
+			if diags[0].Subject == nil {
+				t.Fatalf("no subject")
+			}
+		})
+	}
+}
+
+func TestValidateFlashRulesThroughLoad(t *testing.T) {
+	src := `
+policy "games" {
+  allow {
+    domain = "*.example.com"
+    ports  = "9001"
+  }
+}
+listener "chat" {
+  address = "127.0.0.1:9000"
+  policy  = "games"
+  backend = "game"
+}
+` + flashBackend
+	_, err := loadFlash(t, src, nil)
+	if err == nil || !strings.Contains(err.Error(), `policy "games" does not grant port 9000`) {
+		t.Fatalf("LoadConfig error = %v", err)
+	}
+}
