@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// report reads JSON result lines (several runs of several targets), takes
+// the median of each figure per (mode, label) and prints a ratio table:
+// flashgate ÷ each peer and ÷ direct. Ratios are > 1 when flashgate is
+// better (for latency and memory the ratio is inverted accordingly).
+func report(in io.Reader, out io.Writer) error {
+	type key struct{ mode, label string }
+	runs := map[key][]Result{}
+	var order []key
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] != '{' {
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return fmt.Errorf("parse result %q: %w", line, err)
+		}
+		k := key{r.Mode, r.Label}
+		if _, ok := runs[k]; !ok {
+			order = append(order, k)
+		}
+		runs[k] = append(runs[k], r)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	type metric struct {
+		name          string
+		get           func(Result) float64
+		lowerIsBetter bool
+	}
+	metricsFor := map[string][]metric{
+		"throughput": {{"MB/s", func(r Result) float64 { return r.MBPerSec }, false}},
+		"connrate": {{"conn/s", func(r Result) float64 { return r.OpsPerSec }, false},
+			{"p99 ms", func(r Result) float64 { return r.P99ms }, true}},
+		"latency": {{"p50 ms", func(r Result) float64 { return r.P50ms }, true},
+			{"p99 ms", func(r Result) float64 { return r.P99ms }, true},
+			{"p99.9 ms", func(r Result) float64 { return r.P999ms }, true}},
+		"idle": {{"KB/conn", func(r Result) float64 { return r.RSSPerConnK }, true},
+			{"fds/conn", func(r Result) float64 { return r.FDsPerConn }, true}},
+		"policy": {{"answers/s", func(r Result) float64 { return r.OpsPerSec }, false}},
+		"xml":    {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false}},
+		"ws": {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false},
+			{"MB/s", func(r Result) float64 { return r.MBPerSec }, false},
+			{"p99 ms", func(r Result) float64 { return r.P99ms }, true}},
+		"udp": {{"dgrams/s", func(r Result) float64 { return r.OpsPerSec }, false},
+			{"loss", func(r Result) float64 { return r.Loss }, true}},
+		"tls": {{"handshakes/s", func(r Result) float64 { return r.OpsPerSec }, false}},
+	}
+	median := func(rs []Result, get func(Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	fmt.Fprintf(out, "%-10s %-9s %-12s %12s %6s %14s\n", "figure", "metric", "target", "median", "runs", "flashgate ÷ it")
+	seenMode := map[string]bool{}
+	for _, k := range order {
+		if seenMode[k.mode] {
+			continue
+		}
+		seenMode[k.mode] = true
+		for _, m := range metricsFor[k.mode] {
+			fg, haveFG := runs[key{k.mode, "flashgate"}]
+			var fgv float64
+			if haveFG {
+				fgv = median(fg, m.get)
+			}
+			for _, k2 := range order {
+				if k2.mode != k.mode {
+					continue
+				}
+				v := median(runs[k2], m.get)
+				ratio := "-"
+				if haveFG && k2.label != "flashgate" && v != 0 && fgv != 0 {
+					r := fgv / v
+					if m.lowerIsBetter {
+						r = v / fgv
+					}
+					ratio = fmt.Sprintf("%.2fx", r)
+				}
+				fmt.Fprintf(out, "%-10s %-9s %-12s %12.3f %6d %14s\n", k.mode, m.name, k2.label, v, len(runs[k2]), ratio)
+			}
+		}
+	}
+	fmt.Fprintln(out, "\nratios: flashgate's figure over the peer's (inverted for latency, memory, loss): above 1.00 flashgate is better.")
+	return nil
+}

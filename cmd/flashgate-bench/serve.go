@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// serve runs a backend for the other modes: a TCP echo, a TCP discard that
+// closes after the client's EOF, or a UDP echo.
+func serve(ctx context.Context, o options) error {
+	switch o.mode {
+	case "udp-echo":
+		return serveUDP(ctx, o.listen)
+	case "ws-echo":
+		return serveWSEcho(ctx, o.listen)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+	go func() { <-ctx.Done(); ln.Close() }()
+	var handle func(*net.TCPConn)
+	switch o.mode {
+	case "echo":
+		handle = func(c *net.TCPConn) { _, _ = io.Copy(c, c) }
+	case "discard":
+		handle = func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }
+	case "policy":
+		// The minimal Go policy server the issue compares with: read the
+		// request, write a fixed policy and its NUL, close.
+		answer := []byte(`<?xml version="1.0"?><cross-domain-policy><allow-access-from domain="*" to-ports="*"/></cross-domain-policy>` + "\x00")
+		handle = func(c *net.TCPConn) {
+			buf := make([]byte, 64)
+			if _, err := c.Read(buf); err == nil {
+				_, _ = c.Write(answer)
+			}
+		}
+	default:
+		return fmt.Errorf("unknown -mode %q (echo, discard, policy, udp-echo, ws-echo)", o.mode)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		go func() {
+			defer c.Close()
+			handle(c.(*net.TCPConn))
+		}()
+	}
+}
+
+func serveUDP(ctx context.Context, addr string) error {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return fmt.Errorf("listen udp %s: %w", addr, err)
+	}
+	go func() { <-ctx.Done(); pc.Close() }()
+	u := pc.(*net.UDPConn)
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := u.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		_, _ = u.WriteToUDPAddrPort(buf[:n], from)
+	}
+}

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flashgate/flashgate/udprelay/udpload"
+)
+
+// maxSamples bounds the latency samples one worker keeps.
+const maxSamples = 1 << 20
+
+// worker runs one load loop until the deadline; it returns its latency
+// samples and counts ops and errors through the shared counters.
+type worker func(ctx context.Context, id int, deadline time.Time, c *counters) []time.Duration
+
+type counters struct {
+	ops, errs, bytes atomic.Int64
+}
+
+// runWorkers runs n workers for d and collects their results.
+func runWorkers(ctx context.Context, n int, d time.Duration, w worker) (Result, []time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	deadline := time.Now().Add(d)
+	var c counters
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := w(ctx, i, deadline, &c)
+			mu.Lock()
+			all = append(all, s...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	r := Result{Conns: n, Seconds: secs, Ops: c.ops.Load(), Errors: c.errs.Load()}
+	r.OpsPerSec = float64(r.Ops) / secs
+	if b := c.bytes.Load(); b > 0 {
+		r.MBPerSec = float64(b) / secs / 1e6
+	}
+	return r, all
+}
+
+// record appends a sample while under the bound.
+func record(s []time.Duration, d time.Duration) []time.Duration {
+	if len(s) < maxSamples {
+		s = append(s, d)
+	}
+	return s
+}
+
+// backoff keeps an erroring worker from spinning.
+func backoff(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Millisecond):
+	}
+}
+
+func dialTCP(ctx context.Context, addr string) (*net.TCPConn, error) {
+	d := net.Dialer{Timeout: 3 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// runThroughput streams -size writes over -conns connections to a target
+// whose backend discards (flashgate-bench serve -mode discard), then
+// half-closes and waits for the close, so every byte counted arrived.
+func runThroughput(ctx context.Context, o options) (Result, error) {
+	size := defaults(o.size, 64<<10)
+	r, _ := runWorkers(ctx, defaults(o.conns, 1), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		conn, err := dialTCP(ctx, o.target)
+		if err != nil {
+			c.errs.Add(1)
+			return nil
+		}
+		defer conn.Close()
+		buf := make([]byte, size)
+		_ = conn.SetWriteDeadline(deadline)
+		for time.Now().Before(deadline) {
+			n, err := conn.Write(buf)
+			c.bytes.Add(int64(n))
+			if err != nil {
+				break
+			}
+			c.ops.Add(1)
+		}
+		_ = conn.CloseWrite()
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.Copy(io.Discard, conn)
+		return nil
+	})
+	r.Note = fmt.Sprintf("%d-byte writes", size)
+	return r, nil
+}
+
+// runConnRate connects, echoes 16 bytes and closes, in a loop.
+func runConnRate(ctx context.Context, o options) (Result, error) {
+	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		var s []time.Duration
+		msg := []byte("0123456789abcdef")
+		back := make([]byte, len(msg))
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			t0 := time.Now()
+			conn, err := dialTCP(ctx, o.target)
+			if err != nil {
+				c.errs.Add(1)
+				backoff(ctx)
+				continue
+			}
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Write(msg)
+			if err == nil {
+				_, err = io.ReadFull(conn, back)
+			}
+			conn.Close()
+			if err != nil || !bytes.Equal(back, msg) {
+				c.errs.Add(1)
+				continue
+			}
+			c.ops.Add(1)
+			s = record(s, time.Since(t0))
+		}
+		return s
+	})
+	percentiles(&r, samples)
+	return r, nil
+}
+
+// runLatency ping-pongs -size messages on persistent connections, paced to
+// -rate requests per second in total when set.
+func runLatency(ctx context.Context, o options) (Result, error) {
+	conns := defaults(o.conns, 16)
+	size := defaults(o.size, 64)
+	var interval time.Duration
+	if o.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(conns) / float64(o.rate))
+	}
+	r, samples := runWorkers(ctx, conns, o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		conn, err := dialTCP(ctx, o.target)
+		if err != nil {
+			c.errs.Add(1)
+			return nil
+		}
+		defer conn.Close()
+		msg, back := make([]byte, size), make([]byte, size)
+		var s []time.Duration
+		next := time.Now()
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if interval > 0 {
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				next = next.Add(interval)
+			}
+			t0 := time.Now()
+			_ = conn.SetDeadline(t0.Add(5 * time.Second))
+			if _, err := conn.Write(msg); err != nil {
+				c.errs.Add(1)
+				return s
+			}
+			if _, err := io.ReadFull(conn, back); err != nil {
+				c.errs.Add(1)
+				return s
+			}
+			c.ops.Add(1)
+			s = record(s, time.Since(t0))
+		}
+		return s
+	})
+	percentiles(&r, samples)
+	if o.rate > 0 {
+		r.Note = fmt.Sprintf("paced at %d req/s", o.rate)
+	}
+	return r, nil
+}
+
+// runIdle opens -conns relayed connections (each proven by a one-byte echo),
+// holds them idle for -duration, and with -pid reports the target process's
+// RSS and descriptors per connection.
+func runIdle(ctx context.Context, o options) (Result, error) {
+	n := defaults(o.conns, 1000)
+	rss0, fds0, _ := procUsage(o.pid)
+	conns := make([]*net.TCPConn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var errs int64
+	one := []byte{'x'}
+	for range n {
+		c, err := dialTCP(ctx, o.target)
+		if err != nil {
+			errs++
+			continue
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err = c.Write(one); err == nil {
+			_, err = io.ReadFull(c, make([]byte, 1))
+		}
+		if err != nil {
+			errs++
+			c.Close()
+			continue
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(500 * time.Millisecond) // let the target settle
+	r := Result{Conns: len(conns), Errors: errs}
+	if o.pid != "" && len(conns) > 0 {
+		rss1, fds1, err := procUsage(o.pid)
+		if err != nil {
+			return r, err
+		}
+		r.RSSPerConnK = float64(rss1-rss0) / float64(len(conns))
+		r.FDsPerConn = float64(fds1-fds0) / float64(len(conns))
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.duration):
+	}
+	r.Seconds = time.Since(start).Seconds()
+	r.Note = fmt.Sprintf("%d connections held", len(conns))
+	return r, nil
+}
+
+// procUsage sums the resident memory (KB) and open descriptors of the
+// processes listed (comma-separated pids, e.g. nginx's workers).
+func procUsage(pids string) (rssKB, fds int64, err error) {
+	for _, f := range strings.Split(pids, ",") {
+		pid, perr := strconv.Atoi(strings.TrimSpace(f))
+		if perr != nil || pid <= 0 {
+			continue
+		}
+		r, n, err := procUsageOne(pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		rssKB += r
+		fds += n
+	}
+	return rssKB, fds, nil
+}
+
+// procUsageOne reads one process's resident memory (KB) and descriptors.
+func procUsageOne(pid int) (rssKB, fds int64, err error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read status of pid %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			rssKB, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return rssKB, 0, fmt.Errorf("list fds of pid %d: %w", pid, err)
+	}
+	return rssKB, int64(len(ents)), nil
+}
+
+var policyRequest = []byte("<policy-file-request/>\x00")
+
+// runPolicy asks for the socket policy in a loop and checks the NUL-ended
+// answer and the close.
+func runPolicy(ctx context.Context, o options) (Result, error) {
+	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		var s []time.Duration
+		buf := make([]byte, 16<<10)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			t0 := time.Now()
+			conn, err := dialTCP(ctx, o.target)
+			if err != nil {
+				c.errs.Add(1)
+				backoff(ctx)
+				continue
+			}
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			n := 0
+			if _, err = conn.Write(policyRequest); err == nil {
+				for err == nil && n < len(buf) {
+					var m int
+					m, err = conn.Read(buf[n:])
+					n += m
+				}
+			}
+			conn.Close()
+			if !errors.Is(err, io.EOF) || n == 0 || buf[n-1] != 0 {
+				c.errs.Add(1)
+				continue
+			}
+			c.ops.Add(1)
+			s = record(s, time.Since(t0))
+		}
+		return s
+	})
+	percentiles(&r, samples)
+	return r, nil
+}
+
+// runXML sends NUL-terminated XML messages through an echo on persistent
+// connections and waits for each to come back.
+func runXML(ctx context.Context, o options) (Result, error) {
+	size := max(defaults(o.size, 64), 16)
+	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		conn, err := dialTCP(ctx, o.target)
+		if err != nil {
+			c.errs.Add(1)
+			return nil
+		}
+		defer conn.Close()
+		msg := []byte("<m>" + strings.Repeat("x", size-8) + "</m>\x00")
+		back := make([]byte, len(msg))
+		var s []time.Duration
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			t0 := time.Now()
+			_ = conn.SetDeadline(t0.Add(5 * time.Second))
+			if _, err := conn.Write(msg); err != nil {
+				c.errs.Add(1)
+				return s
+			}
+			if _, err := io.ReadFull(conn, back); err != nil || back[len(back)-1] != 0 {
+				c.errs.Add(1)
+				return s
+			}
+			c.ops.Add(1)
+			c.bytes.Add(int64(len(msg)))
+			s = record(s, time.Since(t0))
+		}
+		return s
+	})
+	percentiles(&r, samples)
+	return r, nil
+}
+
+// runTLS performs full TLS handshakes in a loop (no session resumption).
+func runTLS(ctx context.Context, o options) (Result, error) {
+	host, _, _ := net.SplitHostPort(o.target)
+	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
+		var s []time.Duration
+		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: host} // measuring handshakes, not trust
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			t0 := time.Now()
+			conn, err := dialTCP(ctx, o.target)
+			if err != nil {
+				c.errs.Add(1)
+				backoff(ctx)
+				continue
+			}
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			tc := tls.Client(conn, cfg)
+			err = tc.HandshakeContext(ctx)
+			tc.Close()
+			if err != nil {
+				c.errs.Add(1)
+				backoff(ctx)
+				continue
+			}
+			c.ops.Add(1)
+			s = record(s, time.Since(t0))
+		}
+		return s
+	})
+	percentiles(&r, samples)
+	return r, nil
+}
+
+// runUDP drives datagrams through a UDP echo with udpload.
+func runUDP(ctx context.Context, o options) (Result, error) {
+	res, err := udpload.Run(ctx, o.target, defaults(o.conns, 4), defaults(o.size, 64), o.duration)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Conns: defaults(o.conns, 4), Seconds: res.Elapsed.Seconds(), Ops: int64(res.Received),
+		OpsPerSec: res.PerSecond, Loss: res.Loss}, nil
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: flashgate against HAProxy (tcp mode, splice forced),
+# nginx stream, socat, websockify and the npm policyfile server, all on
+# loopback in front of the same backends, in one run. Every figure runs
+# RUNS times, interleaved across targets; the report prints medians and the
+# ratio flashgate ÷ peer (and ÷ direct, the physical limit).
+#
+#   examples/benchmark/run.sh              # all figures, 3 runs of 5 s
+#   RUNS=1 DURATION=2s FIGURES="throughput connrate" examples/benchmark/run.sh
+#
+# Installs its peers (Debian packages, npm policyfile) when missing. Needs root
+# for apt-get only. Stops everything it started by PID on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+OUT=${OUT:-$ROOT/bench-out}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5s}
+FIGURES=${FIGURES:-"throughput connrate latency idle policy xml ws udp"}
+mkdir -p "$OUT"
+RESULTS=$OUT/results.jsonl
+: > "$RESULTS"
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx-light)
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
+command -v socat >/dev/null || need+=(socat)
+command -v websockify >/dev/null || need+=(websockify)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -d "$OUT/npm/node_modules/policyfile" ]; then
+  mkdir -p "$OUT/npm"
+  (cd "$OUT/npm" && npm install --silent --no-audit --no-fund policyfile@0.0.6 >/dev/null)
+fi
+
+go build -o "$OUT/flashgate" ./cmd/flashgate
+go build -o "$OUT/flashgate-bench" ./cmd/flashgate-bench
+B=$OUT/flashgate-bench
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+start() { "$@" >>"$OUT/peers.log" 2>&1 & PIDS+=($!); }
+
+# Backends shared by every target.
+start "$B" serve -mode echo -listen 127.0.0.1:7001
+start "$B" serve -mode discard -listen 127.0.0.1:7002
+start "$B" serve -mode udp-echo -listen 127.0.0.1:7003
+start "$B" serve -mode ws-echo -listen 127.0.0.1:7004
+start "$B" serve -mode policy -listen 127.0.0.1:7845
+
+# The gateways.
+start "$OUT/flashgate" run -config examples/benchmark/flashgate.hcl
+FG_PID=$!
+start haproxy -f examples/benchmark/haproxy.cfg -db
+HA_PID=$!
+mkdir -p "$OUT/nginx/logs"
+cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
+nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
+start socat TCP-LISTEN:7401,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7001
+start socat TCP-LISTEN:7402,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7002
+start socat UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
+start websockify 127.0.0.1:7501 127.0.0.1:7001
+export NODE_PATH=$OUT/npm/node_modules
+start node examples/benchmark/policyfile-server.js 7844
+start node examples/benchmark/policyfile-server.js 7846 fixed
+sleep 2
+NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
+
+bench() { # figure label target [flags...]
+  local fig=$1 label=$2 target=$3; shift 3
+  "$B" "$fig" -target "$target" -label "$label" -duration "$DURATION" -json "$@" >>"$RESULTS" \
+    || echo "{\"mode\":\"$fig\",\"label\":\"$label\",\"seconds\":0,\"note\":\"failed\"}" >>"$RESULTS"
+}
+
+for run in $(seq "$RUNS"); do
+  echo "run $run/$RUNS"
+  for fig in $FIGURES; do
+    case $fig in
+      throughput)
+        for t in direct:7002 flashgate:7102 haproxy:7202 nginx:7302 socat:7402; do
+          bench throughput "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+      connrate)
+        for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301 socat:7401; do
+          bench connrate "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+      latency)
+        for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301; do
+          bench latency "${t%%:*}" "127.0.0.1:${t##*:}" -rate 5000; done ;;
+      idle)
+        bench idle flashgate 127.0.0.1:7101 -conns 2000 -duration 1s -pid "$FG_PID"
+        bench idle haproxy 127.0.0.1:7201 -conns 2000 -duration 1s -pid "$HA_PID"
+        bench idle nginx 127.0.0.1:7301 -conns 2000 -duration 1s -pid "$NGINX_WORKERS" ;;
+      policy)
+        for t in go-minimal:7845 flashgate:7843 npm-policyfile:7844 npm-fixed:7846; do
+          bench policy "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+      xml)
+        for t in direct:7001 flashgate:7104 haproxy:7201; do
+          bench xml "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+      ws)
+        bench ws direct 127.0.0.1:7004 -path /
+        bench ws flashgate 127.0.0.1:7103 -path /chat
+        bench ws websockify 127.0.0.1:7501 -path /
+        bench ws direct-bulk 127.0.0.1:7004 -path / -size 65536
+        bench ws flashgate-bulk 127.0.0.1:7103 -path /chat -size 65536
+        bench ws websockify-bulk 127.0.0.1:7501 -path / -size 65536 ;;
+      udp)
+        for t in direct:7003 flashgate:7105 nginx:7303 socat:7403; do
+          bench udp "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+    esac
+  done
+done
+
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); $(go version | cut -d' ' -f3)"
+"$B" report <"$RESULTS" | tee "$OUT/report.txt"
