@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,7 +94,14 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 // wait is the readability callback: it peeks one byte without consuming it.
 // It returns false (wait for the poller) while nothing is queued.
 func (t *tcpDir) wait(fd uintptr) bool {
-	n, _, err := unix.Recvfrom(int(fd), t.peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	// A raw recvfrom: unix.Recvfrom allocates a sockaddr per call.
+	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&t.peek[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	var err error
+	if errno != 0 {
+		err = errno
+	}
+	n := int(r)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return false
