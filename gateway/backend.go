@@ -5,42 +5,75 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrNoBackend is returned when every address of a backend refused or timed out.
 var ErrNoBackend = errors.New("no backend reachable")
 
-// backend dials one configured backend.
+// backend dials one configured backend: a pool of servers, balanced and
+// failed over (pool.go).
 type backend struct {
-	cfg    *BackendConfig
-	dialer net.Dialer
+	cfg        *BackendConfig
+	dialer     net.Dialer
+	servers    []*server
+	next       atomic.Uint64 // round-robin position
+	dialErrors prometheus.Counter
 }
 
 func newBackend(cfg *BackendConfig) *backend {
-	return &backend{cfg: cfg, dialer: net.Dialer{Timeout: cfg.ConnectTimeout}}
+	b := &backend{cfg: cfg, dialer: net.Dialer{Timeout: cfg.ConnectTimeout}}
+	for _, a := range cfg.Address {
+		b.servers = append(b.servers, &server{addr: a})
+	}
+	return b
 }
 
 // echo reports whether the backend is the builtin echo.
 func (b *backend) echo() bool { return b.cfg.Builtin == "echo" }
 
-// dial connects to the first reachable address, in the configured order, and
-// returns the connection and the address it reached.
+// dial connects like dialServer and returns the address it reached. The
+// connection is not counted for least_conn: callers that can, use
+// dialServer and release the server when the connection ends.
 func (b *backend) dial(ctx context.Context) (net.Conn, string, error) {
+	c, s, err := b.dialServer(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	s.release()
+	return c, s.addr, nil
+}
+
+// dialServer connects to a server of the pool: healthy servers first, in
+// balance order (round robin or least connections), failing over to the
+// next on a dial error; down servers last. It returns the connection and the
+// server it reached, counted as active: the caller calls srv.release() when
+// the connection ends.
+func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 	var errs []error
-	for _, addr := range b.cfg.Address {
+	for _, s := range b.candidates() {
 		dctx, cancel := context.WithTimeout(ctx, b.timeout())
-		c, err := b.dialer.DialContext(dctx, "tcp", addr)
+		c, err := b.dialer.DialContext(dctx, "tcp", s.addr)
 		cancel()
 		if err == nil {
-			return c, addr, nil
+			s.active.Add(1)
+			s.succeeded()
+			return c, s, nil
 		}
-		errs = append(errs, fmt.Errorf("dial backend %s: %w", addr, err))
 		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("dial backend %s: %w", s.addr, err))
 			break
 		}
+		s.failed(err, false)
+		if b.dialErrors != nil {
+			b.dialErrors.Inc()
+		}
+		errs = append(errs, fmt.Errorf("dial backend %s: %w", s.addr, err))
 	}
-	return nil, "", fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
+	return nil, nil, fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
 }
 
 func (b *backend) timeout() time.Duration {
@@ -48,4 +81,22 @@ func (b *backend) timeout() time.Duration {
 		return b.cfg.ConnectTimeout
 	}
 	return 5 * time.Second
+}
+
+// dialBackend dials b for h (dialServer) and, when the backend wants one,
+// sends the PROXY header before any client byte. The caller releases the
+// server when the connection ends.
+func (h *conn) dialBackend(ctx context.Context, b *backend) (net.Conn, *server, error) {
+	bc, srv, err := b.dialServer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v := b.cfg.ProxyProtocol; v != "" {
+		if err := h.writeProxyHeader(bc, v); err != nil {
+			bc.Close()
+			srv.release()
+			return nil, nil, fmt.Errorf("backend %q: %s: PROXY header: %w", b.cfg.Name, srv.addr, err)
+		}
+	}
+	return bc, srv, nil
 }

@@ -131,8 +131,17 @@ type BackendConfig struct {
 	ConnectTimeout time.Duration // default 5s
 	ProxyProtocol  string        // "", v1, v2
 	Framing        string        // nul (default) | line
+	Balance        string        // round_robin (default) | least_conn
+	HealthCheck    *HealthCheck  // nil: passive health only
 	TLS            *BackendTLS
 	DefRange       hcl.Range
+}
+
+// HealthCheck is a backend's health_check block: every Interval each
+// address is dialed (TCP connect, then closed) with Timeout.
+type HealthCheck struct {
+	Interval time.Duration // default 5s
+	Timeout  time.Duration // default 1s
 }
 
 // BackendTLS is a backend's tls block (TLS origination).

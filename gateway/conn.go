@@ -22,6 +22,10 @@ type conn struct {
 	id     uint64
 	start  time.Time
 
+	local      netip.AddrPort // the address the client connected to (from a PROXY header, if any)
+	ipCounted  netip.Addr     // counted against max_connections_per_ip, or zero
+	sniffStart time.Time      // sniff_timeout counts from here (after a PROXY header)
+
 	mu       sync.Mutex
 	backendC net.Conn // set while relaying, for shutdown
 	closing  string   // reason forced by shutdown
@@ -38,7 +42,10 @@ type summary struct {
 // serve sniffs the connection, routes it and logs one summary line.
 func (h *conn) serve() {
 	defer h.gw.untrack(h)
-	defer h.l.release(h.rt.cfg, h.client.Addr())
+	defer h.l.release(h)
+	if !h.proxyHeader() {
+		return
+	}
 	s := h.route()
 	h.c.Close()
 	h.mu.Lock()
@@ -47,6 +54,7 @@ func (h *conn) serve() {
 	if closing != "" && (s.res.Reason == "" || s.res.Err != nil) {
 		s.res.Reason, s.res.Err = closing, nil
 	}
+	h.l.metrics.connection(s.kind, s.res.Up, s.res.Down)
 	h.logSummary(s)
 }
 
@@ -79,14 +87,15 @@ func (h *conn) route() summary {
 		return s
 	}
 	ctx, cancel := context.WithCancel(h.gw.ctx)
-	bc, addr, err := b.dial(ctx)
+	bc, srv, err := h.dialBackend(ctx, b)
 	cancel()
-	s.backend = addr
 	if err != nil {
 		s.res.Up = int64(n)
 		s.res.Reason, s.res.Err = "backend unreachable", err
 		return s
 	}
+	defer srv.release()
+	s.backend = srv.addr
 	if !h.setBackend(bc) {
 		bc.Close()
 		s.res.Reason = reasonShutdown
@@ -102,7 +111,7 @@ func (h *conn) route() summary {
 // before sending anything.
 func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
 	if timeout > 0 {
-		_ = h.c.SetReadDeadline(h.start.Add(timeout))
+		_ = h.c.SetReadDeadline(h.sniffStart.Add(timeout))
 	}
 	n := 0
 	kind := KindUnknown

@@ -13,23 +13,47 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Gateway runs the listeners of one config. Create it with New, start it
-// with Run.
-type Gateway struct {
-	cfg *Config
-	log zerolog.Logger
+// ErrStopped is returned by Reload after Run began shutting down.
+var ErrStopped = errors.New("gateway stopped")
 
-	ctx       context.Context // canceled when Run returns
-	listeners []*listener
-	nextID    atomic.Uint64
+// Gateway runs the listeners of one config. Create it with New, start it
+// with Run; Reload swaps in a new config while it runs.
+type Gateway struct {
+	cfg     *Config // the current config: written by Reload under lmu (read it through config())
+	log     zerolog.Logger
+	metrics *metrics
+	started time.Time
+
+	ctx    context.Context // canceled when Run returns
+	nextID atomic.Uint64
+	gen    atomic.Pointer[generation] // backends, certificates: replaced by Reload
+
+	reloadMu  sync.Mutex // serializes Listen, Reload and Run's start and stop
+	running   bool       // Run started the listeners
+	stopped   bool       // Run is shutting down
+	serveWG   sync.WaitGroup
+	admin     *adminServer
+	draining  atomic.Bool // shutting down: /healthz answers 503
+	lmu       sync.Mutex
+	listeners []*listener // current listeners (guarded by lmu)
+	retired   []*listener // removed by a reload, reported while connections drain
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	idle  chan struct{} // closed when conns becomes empty during drain
 	drain bool
+	udp   map[string]*UDPMetrics
+}
 
-	policyAnswers atomic.Int64
-	rejections    atomic.Int64
+// generation is what one config builds besides listeners: backend pools
+// (shared by the listeners that name them) and the certificates shown on
+// the status page. Connections keep the generation of the route they
+// started with.
+type generation struct {
+	cfg    *Config
+	pools  map[string]*backend
+	certs  []certState
+	cancel context.CancelFunc // stops the health checks, once started
 }
 
 // New builds a gateway for cfg. It opens no socket: Run does.
@@ -37,13 +61,43 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errors.New("gateway: nil config")
 	}
-	return &Gateway{cfg: cfg, log: log, conns: make(map[*conn]struct{})}, nil
+	g := &Gateway{cfg: cfg, log: log, started: time.Now(), conns: make(map[*conn]struct{}), udp: make(map[string]*UDPMetrics)}
+	g.metrics = newMetrics(g)
+	return g, nil
+}
+
+// config returns the current config.
+func (g *Gateway) config() *Config {
+	g.lmu.Lock()
+	defer g.lmu.Unlock()
+	return g.cfg
+}
+
+// newGeneration builds pools and reads certificates for cfg; servers of
+// prev's pools with the same backend name and address keep their state.
+func (g *Gateway) newGeneration(cfg *Config, prev *generation) *generation {
+	var prevPools map[string]*backend
+	if prev != nil {
+		prevPools = prev.pools
+	}
+	return &generation{cfg: cfg, pools: newPools(cfg, prevPools, g.metrics), certs: loadCerts(cfg)}
+}
+
+// startHealth starts the active health checks of gen's pools.
+func (g *Gateway) startHealth(gen *generation) {
+	ctx, cancel := context.WithCancel(g.ctx)
+	gen.cancel = cancel
+	for _, b := range gen.pools {
+		if b.cfg.HealthCheck != nil && len(b.servers) > 0 {
+			go b.checkHealth(ctx, g.log)
+		}
+	}
 }
 
 // buildRoute prepares what a listener needs per connection: the policy
-// answer rendered once, and its backend.
-func buildRoute(cfg *Config, lc *ListenerConfig) (*route, error) {
-	rt := &route{cfg: lc}
+// answer rendered once, and its backend from pools.
+func buildRoute(cfg *Config, lc *ListenerConfig, pools map[string]*backend) (*route, error) {
+	rt := &route{cfg: lc, conf: cfg}
 	if lc.Policy != "" {
 		pc := cfg.Policy(lc.Policy)
 		if pc == nil || pc.Policy == nil {
@@ -52,47 +106,81 @@ func buildRoute(cfg *Config, lc *ListenerConfig) (*route, error) {
 		rt.policyAnswer = pc.Policy.SocketAnswer()
 	}
 	if lc.Backend != "" {
-		bc := cfg.Backend(lc.Backend)
-		if bc == nil {
+		rt.backend = pools[lc.Backend]
+		if rt.backend == nil {
 			return nil, fmt.Errorf("listener %q: backend %q is not defined", lc.Name, lc.Backend)
 		}
-		rt.backend = newBackend(bc)
 	}
 	return rt, nil
 }
 
-// Listen opens every listener. On error, those already open are closed.
-// Run calls it when it has not been called.
+// Listen opens every listener and the admin listener. On error, those
+// already open are closed. Run calls it when it has not been called.
 func (g *Gateway) Listen(ctx context.Context) error {
-	if g.listeners != nil {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if g.gen.Load() != nil {
 		return nil
 	}
+	gen := g.newGeneration(g.cfg, nil)
 	var ls []*listener
+	closeAll := func() {
+		for _, l := range ls {
+			l.ln.Close()
+		}
+	}
 	for _, lc := range g.cfg.Listeners {
-		rt, err := buildRoute(g.cfg, lc)
+		rt, err := buildRoute(g.cfg, lc, gen.pools)
 		if err == nil {
 			var ln *net.TCPListener
 			ln, err = listenTCP(ctx, lc.Address, lc.ReusePort)
 			if err == nil {
-				l := &listener{gw: g, name: lc.Name, ln: ln, perIP: make(map[netip.Addr]int),
-					log: g.log.With().Str("listener", lc.Name).Logger()}
-				l.route.Store(rt)
-				ls = append(ls, l)
+				ls = append(ls, g.newListener(lc, rt, ln))
 				continue
 			}
 		}
-		for _, l := range ls {
-			l.ln.Close()
-		}
+		closeAll()
 		return fmt.Errorf("listener %q: %w", lc.Name, err)
 	}
+	if g.cfg.Admin != nil {
+		a, err := g.listenAdmin(ctx, g.cfg.Admin)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		g.admin = a
+	}
+	g.lmu.Lock()
 	g.listeners = ls
+	g.lmu.Unlock()
+	g.gen.Store(gen)
 	return nil
+}
+
+// newListener wraps an open socket for lc.
+func (g *Gateway) newListener(lc *ListenerConfig, rt *route, ln *net.TCPListener) *listener {
+	l := &listener{gw: g, name: lc.Name, address: lc.Address, reusePort: lc.ReusePort, ln: ln,
+		perIP: make(map[netip.Addr]int), metrics: g.metrics.forListener(lc.Name),
+		log: g.log.With().Str("listener", lc.Name).Logger()}
+	l.route.Store(rt)
+	return l
+}
+
+// startListener runs l's accept loop (Run and Reload call it).
+func (g *Gateway) startListener(l *listener) {
+	g.log.Info().Str("listener", l.name).Str("address", l.ln.Addr().String()).Msg("listening")
+	g.serveWG.Add(1)
+	go func() {
+		defer g.serveWG.Done()
+		l.serve()
+	}()
 }
 
 // Addr returns the bound address of the named listener (useful with port 0),
 // or nil.
 func (g *Gateway) Addr(name string) net.Addr {
+	g.lmu.Lock()
+	defer g.lmu.Unlock()
 	for _, l := range g.listeners {
 		if l.name == name {
 			return l.ln.Addr()
@@ -101,31 +189,68 @@ func (g *Gateway) Addr(name string) net.Addr {
 	return nil
 }
 
+// allListeners returns the current listeners and the removed ones whose
+// connections still drain.
+func (g *Gateway) allListeners() []*listener {
+	g.lmu.Lock()
+	defer g.lmu.Unlock()
+	kept := g.retired[:0]
+	for _, l := range g.retired {
+		if l.active.Load() > 0 {
+			kept = append(kept, l)
+		}
+	}
+	clear(g.retired[len(kept):])
+	g.retired = kept
+	out := make([]*listener, 0, len(g.listeners)+len(g.retired))
+	out = append(out, g.listeners...)
+	return append(out, g.retired...)
+}
+
 // Run serves until ctx is canceled, then stops accepting, lets open
 // connections finish for up to shutdown_timeout, closes what is left and
-// returns nil.
+// returns nil. While it drains, /healthz answers 503.
 func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.Listen(ctx); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	g.reloadMu.Lock()
 	g.ctx = runCtx
-	var wg sync.WaitGroup
-	for _, l := range g.listeners {
-		g.log.Info().Str("listener", l.name).Str("address", l.ln.Addr().String()).Msg("listening")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.serve()
-		}()
+	g.running = true
+	g.startHealth(g.gen.Load())
+	if g.admin != nil {
+		g.admin.start()
 	}
+	g.lmu.Lock()
+	ls := g.listeners
+	g.lmu.Unlock()
+	for _, l := range ls {
+		g.startListener(l)
+	}
+	g.reloadMu.Unlock()
+
 	<-ctx.Done()
+	g.draining.Store(true)
+	g.reloadMu.Lock()
+	g.stopped = true
+	cfg := g.config()
+	g.lmu.Lock()
 	for _, l := range g.listeners {
 		l.ln.Close()
 	}
-	wg.Wait()
-	g.drainConns(g.cfg.ShutdownTimeout)
+	g.lmu.Unlock()
+	admin := g.admin
+	g.reloadMu.Unlock()
+	g.serveWG.Wait()
+	g.drainConns(cfg.ShutdownTimeout)
+	if gen := g.gen.Load(); gen.cancel != nil {
+		gen.cancel()
+	}
+	if admin != nil {
+		admin.stop()
+	}
 	return nil
 }
 
@@ -166,7 +291,8 @@ func (g *Gateway) drainConns(timeout time.Duration) {
 
 // newConn registers an accepted connection.
 func (g *Gateway) newConn(l *listener, rt *route, c *net.TCPConn, client netip.AddrPort) *conn {
-	h := &conn{gw: g, l: l, rt: rt, c: c, client: client, id: g.nextID.Add(1), start: time.Now()}
+	now := time.Now()
+	h := &conn{gw: g, l: l, rt: rt, c: c, client: client, id: g.nextID.Add(1), start: now, sniffStart: now}
 	g.mu.Lock()
 	g.conns[h] = struct{}{}
 	g.mu.Unlock()
@@ -188,12 +314,4 @@ func (g *Gateway) untrack(h *conn) {
 }
 
 // policyServed counts a policy answer.
-func (g *Gateway) policyServed(*listener) { g.policyAnswers.Add(1) }
-
-// rejected counts and logs (at a bounded rate) a connection refused by a limit.
-func (g *Gateway) rejected(l *listener, client netip.AddrPort, reason string) {
-	if g.rejections.Add(1)%1000 == 1 {
-		l.log.Warn().Str("client", client.String()).Str("reason", reason).
-			Int64("rejections_total", g.rejections.Load()).Msg("connection rejected")
-	}
-}
+func (g *Gateway) policyServed(l *listener) { l.metrics.policy.Inc() }

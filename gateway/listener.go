@@ -21,22 +21,29 @@ import (
 // a connection in flight.
 type route struct {
 	cfg          *ListenerConfig
-	policyAnswer []byte // policy XML + NUL, or nil for a transparent listener
+	conf         *Config // the whole config this route was built from
+	policyAnswer []byte  // policy XML + NUL, or nil for a transparent listener
 	backend      *backend
 }
 
 // listener accepts connections on one address and hands each to a
 // connection handler.
 type listener struct {
-	gw    *Gateway
-	name  string
-	ln    *net.TCPListener
-	route atomic.Pointer[route]
-	log   zerolog.Logger
+	gw        *Gateway
+	name      string
+	address   string // as configured: a reload keeps the socket when name and address are unchanged
+	reusePort bool
+	ln        *net.TCPListener
+	route     atomic.Pointer[route]
+	log       zerolog.Logger
+	metrics   *listenerMetrics
 
 	active atomic.Int64
 	mu     sync.Mutex
 	perIP  map[netip.Addr]int
+
+	rejectLogged    atomic.Int64 // unixnano of the last rejection logged
+	rejectSuppressed atomic.Int64 // rejections not logged since
 }
 
 // listenTCP opens a TCP listener; "[::]:port" is dual stack (Go clears
@@ -90,44 +97,61 @@ func (l *listener) serve() {
 		backoff = 0
 		rt := l.route.Load()
 		client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		if reason := l.admit(rt.cfg, client.Addr()); reason != "" {
-			l.gw.rejected(l, client, reason)
-			_ = c.SetLinger(0)
-			c.Close()
+		// Behind a PROXY header the per-IP limit applies to the real
+		// client, once the header is read (conn.serve).
+		ip := client.Addr()
+		if rt.cfg.ProxyProtocol != "" {
+			ip = netip.Addr{}
+		}
+		if reason := l.admit(rt.cfg, ip); reason != "" {
+			l.reject(c, client, reason, nil)
 			continue
 		}
 		h := l.gw.newConn(l, rt, c, client)
+		if ip.IsValid() && rt.cfg.MaxConnectionsPerIP > 0 {
+			h.ipCounted = ip.Unmap()
+		}
 		go h.serve()
 	}
 }
 
-// admit applies max_connections and max_connections_per_ip. It returns the
-// rejection reason, or "" after counting the connection in.
+// admit applies max_connections, and max_connections_per_ip to ip unless ip
+// is the zero Addr (a PROXY listener: admitIP runs after the header). It
+// returns the rejection reason, or "" after counting the connection in.
 func (l *listener) admit(cfg *ListenerConfig, ip netip.Addr) string {
 	n := l.active.Add(1)
 	if cfg.MaxConnections > 0 && n > int64(cfg.MaxConnections) {
 		l.active.Add(-1)
-		return "max_connections"
+		return rejectMaxConns
 	}
-	if cfg.MaxConnectionsPerIP > 0 {
-		ip = ip.Unmap()
-		l.mu.Lock()
-		if l.perIP[ip] >= cfg.MaxConnectionsPerIP {
-			l.mu.Unlock()
-			l.active.Add(-1)
-			return "max_connections_per_ip"
-		}
-		l.perIP[ip]++
-		l.mu.Unlock()
+	if ip.IsValid() && !l.admitIP(cfg, ip) {
+		l.active.Add(-1)
+		return rejectMaxPerIP
 	}
 	return ""
 }
 
-// release undoes admit when a connection ends.
-func (l *listener) release(cfg *ListenerConfig, ip netip.Addr) {
+// admitIP counts a connection from ip against max_connections_per_ip; it
+// reports false when ip is at the limit.
+func (l *listener) admitIP(cfg *ListenerConfig, ip netip.Addr) bool {
+	if cfg.MaxConnectionsPerIP <= 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perIP[ip] >= cfg.MaxConnectionsPerIP {
+		return false
+	}
+	l.perIP[ip]++
+	return true
+}
+
+// release undoes admit (and admitIP, when h was counted per IP) when a
+// connection ends.
+func (l *listener) release(h *conn) {
 	l.active.Add(-1)
-	if cfg.MaxConnectionsPerIP > 0 {
-		ip = ip.Unmap()
+	if ip := h.ipCounted; ip.IsValid() {
 		l.mu.Lock()
 		if l.perIP[ip] <= 1 {
 			delete(l.perIP, ip)
@@ -136,4 +160,32 @@ func (l *listener) release(cfg *ListenerConfig, ip netip.Addr) {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// rejectLogEvery bounds rejection logging per listener: one line per
+// interval, carrying the number of rejections not logged since the last.
+const rejectLogEvery = time.Second
+
+// reject closes c at once (SO_LINGER 0: a reset, no TIME_WAIT), counts it
+// by reason and logs it at a bounded rate, so a flood cannot flood the log.
+func (l *listener) reject(c *net.TCPConn, client netip.AddrPort, reason string, err error) {
+	_ = c.SetLinger(0)
+	c.Close()
+	if ctr := l.metrics.rejections[reason]; ctr != nil {
+		ctr.Inc()
+	} else {
+		l.metrics.rejectVec.WithLabelValues(l.name, reason).Inc()
+	}
+	now := time.Now().UnixNano()
+	last := l.rejectLogged.Load()
+	if now-last < int64(rejectLogEvery) || !l.rejectLogged.CompareAndSwap(last, now) {
+		l.rejectSuppressed.Add(1)
+		return
+	}
+	ev := l.log.Warn().Str("client", client.String()).Str("reason", reason).
+		Int64("suppressed", l.rejectSuppressed.Swap(0))
+	if err != nil {
+		ev = ev.AnErr("error", err)
+	}
+	ev.Msg("connection rejected")
 }
