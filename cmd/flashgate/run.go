@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/rs/zerolog"
 
 	"github.com/flashgate/flashgate/gateway"
 )
@@ -43,17 +46,43 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := gw.Listen(ctx); err != nil {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
 	log.Info().Str("config", *path).Str("version", version).Msg("flashgate started")
+	go reloadOnHUP(ctx, hup, gw, *path, log)
 	if err := gw.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return 1
 	}
 	log.Info().Msg("flashgate stopped")
 	return 0
+}
+
+// reloadOnHUP re-reads the config file on every SIGHUP and hands a valid one
+// to the gateway. An invalid config is logged with its diagnostics and the
+// running one stays.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, gw *gateway.Gateway, path string, log zerolog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		log.Info().Str("config", path).Msg("SIGHUP: reloading")
+		cfg, err := gateway.LoadConfig(path)
+		if err != nil {
+			log.Error().Str("config", path).Msg("reload refused; the running config stays:\n" + err.Error())
+			continue
+		}
+		if err := gw.Reload(cfg); err != nil {
+			log.Error().Err(err).Msg("reload failed")
+		}
+	}
 }
 
 // cmdValidate implements "flashgate validate [-config FILE]".
