@@ -2,8 +2,15 @@ package tlsterm
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -83,6 +90,14 @@ func TestOpenSSLInterop(t *testing.T) {
 	}
 	t.Logf("legacy listener: TLS 1.0 accepted (%v)", tls10Args)
 
+	// The oldest AIR runtimes know only RSA key exchange: an RSA
+	// certificate on the legacy listener serves TLS_RSA_WITH_AES_128_CBC_SHA.
+	rsaAddr := serveRSALegacy(t)
+	out, ok = sClient(t, rsaAddr, "-tls1", "-cipher", "AES128-SHA@SECLEVEL=0")
+	if !ok || !strings.Contains(out, "Cipher is AES128-SHA") {
+		t.Fatalf("RSA key exchange over TLS 1.0 refused:\n%s", out)
+	}
+
 	// The same client against the default listener is refused by the server.
 	out, ok = sClient(t, modern, append([]string{"-tls1"}, tls10Args...)...)
 	if ok || isTLS10(negotiated(out)) {
@@ -91,6 +106,44 @@ func TestOpenSSLInterop(t *testing.T) {
 	if !strings.Contains(out, "protocol version") && !strings.Contains(out, "alert") {
 		t.Logf("refusal without a protocol_version alert:\n%s", out)
 	}
+}
+
+// serveRSALegacy serves an RSA certificate through a min_version 1.0
+// Terminator and returns its address.
+func serveRSALegacy(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(77),
+		Subject:      pkix.Name{CommonName: "legacy.test"},
+		DNSNames:     []string{"legacy.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "rsa.pem"), filepath.Join(dir, "rsa.key")
+	if err := os.WriteFile(cf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kf, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger, _ := testLogger(t)
+	term, err := NewTerminator(TermConfig{Certs: []CertPair{{cf, kf}}, MinVersion: "1.0"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { term.Close() })
+	return serveTerminator(t, term)
 }
 
 func isTLS10(p string) bool { return p == "TLSv1" || p == "TLSv1.0" }
