@@ -37,6 +37,7 @@ type summary struct {
 	kind    Kind
 	backend string
 	res     relayResult
+	ext     extSummary // http, websocket and xml details (http.go)
 }
 
 // serve sniffs the connection, routes it and logs one summary line.
@@ -71,6 +72,9 @@ func (h *conn) route() summary {
 	if kind == KindPolicy && h.rt.policyAnswer != nil {
 		return h.answerPolicy(s)
 	}
+	if kind == KindHTTP && h.rt.policyAnswer != nil {
+		return h.serveHTTP(s, prefix)
+	}
 	if h.rt.backend == nil { // policy server: nothing else is served here
 		s.res.Up = int64(n)
 		if kind == KindSilent || kind == KindUnknown {
@@ -101,8 +105,7 @@ func (h *conn) route() summary {
 		s.res.Reason = reasonShutdown
 		return s
 	}
-	s.res = runRelay(h.c, prefix, bc, cfg.IdleTimeout)
-	return s
+	return h.relay(s, prefix, bc)
 }
 
 // sniff reads until the sniffer decides, the buffer is full, or
@@ -202,6 +205,7 @@ func (h *conn) logSummary(s summary) {
 		Int64("bytes_down", s.res.Down).
 		Dur("duration", time.Since(h.start)).
 		Str("reason", s.res.Reason)
+	ev = s.ext.log(ev)
 	if s.res.Err != nil {
 		ev = ev.AnErr("error", s.res.Err)
 	}

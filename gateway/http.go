@@ -1,0 +1,333 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flashgate/flashgate/policyfile"
+)
+
+// HTTP on a listener with a policy. The sniffer saw a request line; the
+// handler reads the rest of the request head (bounded by maxHTTPHead and
+// httpHeadTimeout, every byte kept) and then:
+//
+//   - GET or HEAD /crossdomain.xml: the URL policy, then close;
+//   - Upgrade: websocket on a path with a websocket block: the Origin check,
+//     then the bridge (websocket.go); on any other path: 404;
+//   - anything else: relayed unchanged to the listener's backend, every byte
+//     read so far first (404 on a listener without one).
+//
+// The URL policy is derived from the listener's socket policy: the same
+// allow-access-from domains (and secure attributes) without to-ports, which
+// URL policies do not have, one rule per domain; site-control, identities and
+// header rules kept. It is the master URL policy of this host:port, so
+// site-control is meaningful there.
+
+const (
+	// maxHTTPHead bounds a request head: browsers send far less (a WebSocket
+	// handshake is ~500 bytes). Beyond it: 431 and close.
+	maxHTTPHead = 8 << 10
+	// httpHeadTimeout bounds how long a client may take to send its head,
+	// from accept (or sniff_timeout, if that is longer). Beyond it: 408.
+	httpHeadTimeout = 5 * time.Second
+)
+
+// httpAction is what the handler does with a request.
+type httpAction uint8
+
+const (
+	httpRelay     httpAction = iota // to the listener's backend, unchanged
+	httpPolicy                      // the URL policy
+	httpWebSocket                   // the bridge
+	httpNotFound                    // a WebSocket upgrade on a path without a block
+)
+
+// extSummary holds what HTTP, WebSocket and xml connections add to the
+// summary line.
+type extSummary struct {
+	http       string // "GET /crossdomain.xml", "websocket /chat", ...
+	status     int    // HTTP status the gateway answered, 0 when relayed
+	origin     string // the Origin header, as sent
+	proto      string // "xml" or "binary" when messages are counted
+	msgsUp     int64  // messages client→backend
+	msgsDown   int64  // messages backend→client
+	closeCode  int    // WebSocket close code sent or received, 0 if none
+	closeByUs  bool
+	framesDown int64
+}
+
+func (e *extSummary) log(ev *zerolog.Event) *zerolog.Event {
+	if e.http != "" {
+		ev = ev.Str("http", e.http)
+	}
+	if e.status != 0 {
+		ev = ev.Int("status", e.status)
+	}
+	if e.origin != "" {
+		ev = ev.Str("origin", e.origin)
+	}
+	if e.proto != "" {
+		ev = ev.Str("protocol", e.proto).Int64("msgs_up", e.msgsUp).Int64("msgs_down", e.msgsDown)
+	}
+	if e.closeCode != 0 {
+		ev = ev.Int("ws_close", e.closeCode)
+	}
+	return ev
+}
+
+// headEnd returns the length of the request head in b (through the empty
+// line that ends it, "\r\n\r\n" or a bare "\n\n"), or -1 while incomplete.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+}
+
+// parseHead parses a complete request head.
+func parseHead(head []byte) (*http.Request, error) {
+	return http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(head), 4096))
+}
+
+// isWebSocketUpgrade reports whether req asks for a WebSocket (the Upgrade
+// header lists the token "websocket").
+func isWebSocketUpgrade(req *http.Request) bool {
+	for _, v := range req.Header.Values("Upgrade") {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decideHTTP picks the action for req on a listener with these websocket
+// blocks.
+func decideHTTP(req *http.Request, wss []*WebSocketConfig) (httpAction, *WebSocketConfig) {
+	if isWebSocketUpgrade(req) {
+		for _, ws := range wss {
+			if ws.Path == req.URL.Path {
+				return httpWebSocket, ws
+			}
+		}
+		return httpNotFound, nil
+	}
+	if req.URL.Path == "/crossdomain.xml" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		return httpPolicy, nil
+	}
+	return httpRelay, nil
+}
+
+// readHead reads from c, after the bytes already in buf, until the head is
+// complete. It returns the grown buffer and the head's length, or -1 with
+// the error that stopped it (errHeadTooLarge beyond maxHTTPHead).
+func readHead(c net.Conn, buf []byte) ([]byte, int, error) {
+	for {
+		if n := headEnd(buf); n >= 0 {
+			return buf, n, nil
+		}
+		if len(buf) >= maxHTTPHead {
+			return buf, -1, errHeadTooLarge
+		}
+		if cap(buf) == len(buf) {
+			nb := make([]byte, len(buf), maxHTTPHead)
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if n := headEnd(buf); n >= 0 {
+				return buf, n, nil
+			}
+			return buf, -1, err
+		}
+	}
+}
+
+var errHeadTooLarge = errors.New("request head over 8 KiB")
+
+// serveHTTP handles an HTTP request on a listener with a policy.
+func (h *conn) serveHTTP(s summary, prefix []byte) summary {
+	cfg := h.rt.cfg
+	buf := make([]byte, len(prefix), 1024)
+	copy(buf, prefix)
+	_ = h.c.SetReadDeadline(h.start.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
+	buf, n, err := readHead(h.c, buf)
+	_ = h.c.SetReadDeadline(time.Time{})
+	s.res.Up = int64(len(buf))
+	switch {
+	case errors.Is(err, errHeadTooLarge):
+		return h.httpError(s, http.StatusRequestHeaderFieldsTooLarge, "request head too large", err)
+	case isTimeout(err):
+		return h.httpError(s, http.StatusRequestTimeout, "request head timeout", err)
+	case err != nil && !(errors.Is(err, io.EOF) && h.rt.backend != nil):
+		s.res.Reason, s.res.Err = endReason("client", err), err
+		return s
+	}
+	var req *http.Request
+	act := httpRelay
+	var ws *WebSocketConfig
+	if n >= 0 {
+		req, err = parseHead(buf[:n])
+		if err == nil {
+			act, ws = decideHTTP(req, cfg.WebSockets)
+			s.ext.http = req.Method + " " + truncate(req.URL.Path, 64)
+		} else if h.rt.backend == nil {
+			return h.httpError(s, http.StatusBadRequest, "bad request head", err)
+		}
+	}
+	switch act {
+	case httpPolicy:
+		return h.servePolicy(s, req)
+	case httpNotFound:
+		return h.httpError(s, http.StatusNotFound, "no websocket on this path", nil)
+	case httpWebSocket:
+		s.ext.http = "websocket " + ws.Path
+		return h.serveWebSocket(s, req, buf[n:], ws)
+	}
+	if h.rt.backend == nil {
+		return h.httpError(s, http.StatusNotFound, "not found", nil)
+	}
+	s.res.Up = 0
+	bc, ok := h.connectBackend(&s, h.rt.backend)
+	if !ok {
+		s.res.Up = int64(len(buf))
+		return s
+	}
+	s.res = runRelay(h.c, buf, bc, cfg.IdleTimeout)
+	return s
+}
+
+// connectBackend dials b for this connection and registers it for shutdown.
+// On failure it fills s and returns false.
+func (h *conn) connectBackend(s *summary, b *backend) (net.Conn, bool) {
+	ctx, cancel := context.WithCancel(h.gw.ctx)
+	bc, addr, err := b.dial(ctx)
+	cancel()
+	s.backend = addr
+	if err != nil {
+		s.res.Reason, s.res.Err = "backend unreachable", err
+		return nil, false
+	}
+	if !h.setBackend(bc) {
+		bc.Close()
+		s.res.Reason = reasonShutdown
+		return nil, false
+	}
+	return bc, true
+}
+
+// httpError answers with a short plain-text error and closes.
+func (h *conn) httpError(s summary, code int, reason string, err error) summary {
+	body := reason + "\n"
+	resp := "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nConnection: close\r\n\r\n" + body
+	_ = h.c.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
+	w, werr := io.WriteString(h.c, resp)
+	s.res.Down = int64(w)
+	s.ext.status = code
+	s.res.Reason = "http " + strconv.Itoa(code) + ": " + reason
+	s.res.Err = err
+	if err == nil && werr != nil {
+		s.res.Err = werr
+	}
+	_ = h.c.CloseWrite()
+	return s
+}
+
+// servePolicy answers /crossdomain.xml and closes.
+func (h *conn) servePolicy(s summary, req *http.Request) summary {
+	p := h.policy()
+	if p == nil {
+		return h.httpError(s, http.StatusNotFound, "no policy", nil)
+	}
+	resp := urlPolicyResponse(p)
+	if req.Method == http.MethodHead {
+		resp = resp[:bytes.Index(resp, []byte("\r\n\r\n"))+4]
+	}
+	_ = h.c.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
+	n, err := h.c.Write(resp)
+	s.res.Down = int64(n)
+	s.ext.status = http.StatusOK
+	if err != nil {
+		s.res.Reason, s.res.Err = endReason("client", err), err
+		return s
+	}
+	_ = h.c.CloseWrite()
+	s.res.Reason = "url policy served"
+	return s
+}
+
+// policy returns the listener's policy, or nil.
+func (h *conn) policy() *policyfile.Policy {
+	if pc := h.gw.cfg.Policy(h.rt.cfg.Policy); pc != nil {
+		return pc.Policy
+	}
+	return nil
+}
+
+// URLPolicy derives the URL policy (/crossdomain.xml) from a socket policy:
+// the same domains without to-ports, one rule per domain and secure value,
+// site-control, identities and header rules kept.
+func URLPolicy(p *policyfile.Policy) *policyfile.Policy {
+	u := &policyfile.Policy{SiteControl: p.SiteControl, Identities: p.Identities, Headers: p.Headers}
+	seen := map[string]bool{}
+	for _, a := range p.Allow {
+		key := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(a.Domain), "."))
+		if a.Secure != nil {
+			key += "\x00" + strconv.FormatBool(*a.Secure)
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		u.Allow = append(u.Allow, policyfile.Allow{Domain: a.Domain, Secure: a.Secure})
+	}
+	return u
+}
+
+// urlPolicyCache holds rendered responses per socket policy; policies are
+// immutable once loaded, and a reload brings new pointers.
+var urlPolicyCache sync.Map // *policyfile.Policy → []byte
+
+func urlPolicyResponse(p *policyfile.Policy) []byte {
+	if v, ok := urlPolicyCache.Load(p); ok {
+		return v.([]byte)
+	}
+	body := URLPolicy(p).Generate()
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/x-cross-domain-policy\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\nCache-Control: max-age=300\r\nConnection: close\r\n\r\n")
+	resp = append(resp, body...)
+	urlPolicyCache.Store(p, resp)
+	return resp
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

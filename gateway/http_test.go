@@ -1,0 +1,263 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/policyfile"
+)
+
+func TestHeadEnd(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"GET / HTTP/1.1\r\n", -1},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY", 27},
+		{"GET / HTTP/1.1\nHost: a\n\n", 24},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r", -1},
+		{"", -1},
+		{"\n\n", 2},
+	}
+	for _, tt := range tests {
+		if got := headEnd([]byte(tt.in)); got != tt.want {
+			t.Errorf("headEnd(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDecideHTTP(t *testing.T) {
+	wss := []*WebSocketConfig{{Path: "/chat"}}
+	tests := []struct {
+		head string
+		want httpAction
+	}{
+		{"GET /crossdomain.xml HTTP/1.1\r\nHost: a\r\n\r\n", httpPolicy},
+		{"HEAD /crossdomain.xml?x=1 HTTP/1.0\r\n\r\n", httpPolicy},
+		{"POST /crossdomain.xml HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", httpRelay},
+		{"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", httpRelay},
+		{"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n", httpWebSocket},
+		{"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: h2c, websocket\r\nConnection: Upgrade\r\n\r\n", httpWebSocket},
+		{"GET /chat HTTP/1.1\r\nHost: a\r\n\r\n", httpRelay},
+		{"GET /other HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", httpNotFound},
+		{"GET /chat/ HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", httpNotFound},
+	}
+	for _, tt := range tests {
+		req, err := parseHead([]byte(tt.head))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.head, err)
+		}
+		if got, _ := decideHTTP(req, wss); got != tt.want {
+			t.Errorf("%q: action %d, want %d", tt.head, got, tt.want)
+		}
+	}
+}
+
+// FuzzHTTPHead: the head parser and the routing decision never panic.
+func FuzzHTTPHead(f *testing.F) {
+	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+	f.Add([]byte("GET /crossdomain.xml HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("GET http://x/%zz HTTP/1.1\n\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade:\r\n websocket\r\n\r\n"))
+	wss := []*WebSocketConfig{{Path: "/chat"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxHTTPHead {
+			data = data[:maxHTTPHead]
+		}
+		n := headEnd(data)
+		if n < -1 || n > len(data) {
+			t.Fatalf("headEnd = %d of %d bytes", n, len(data))
+		}
+		if n < 0 {
+			return
+		}
+		req, err := parseHead(data[:n])
+		if err != nil {
+			return
+		}
+		act, ws := decideHTTP(req, wss)
+		if (act == httpWebSocket) != (ws != nil) {
+			t.Fatalf("action %d with block %v", act, ws)
+		}
+	})
+}
+
+func TestURLPolicy(t *testing.T) {
+	p := &policyfile.Policy{SiteControl: policyfile.MasterOnly, Allow: []policyfile.Allow{
+		{Domain: "*.example.com", ToPorts: "9000"},
+		{Domain: "*.Example.com.", ToPorts: "9443", Secure: nil},
+		{Domain: "127.0.0.1", ToPorts: "*", Secure: policyfile.Bool(true)},
+	}}
+	got := string(URLPolicy(p).Generate())
+	for _, want := range []string{`permitted-cross-domain-policies="master-only"`,
+		`<allow-access-from domain="*.example.com"/>`, `<allow-access-from domain="127.0.0.1" secure="true"/>`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("URL policy lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "to-ports") || strings.Count(got, "example.com") != 1 {
+		t.Errorf("URL policy:\n%s", got)
+	}
+}
+
+// httpConfig: a listener with a policy allowing 127.0.0.1, a websocket
+// block and backend addr.
+func httpConfig(addr string) *Config {
+	cfg := testConfig()
+	cfg.Policies = []*PolicyConfig{{Name: "games", Policy: &policyfile.Policy{
+		SiteControl: policyfile.MasterOnly,
+		Allow:       []policyfile.Allow{{Domain: "127.0.0.1", ToPorts: "*"}},
+	}}}
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{addr}, ConnectTimeout: time.Second, Framing: "nul"}}
+	l := testListener("mux", "games", "b")
+	l.WebSockets = []*WebSocketConfig{{Path: "/chat", Backend: "b", Protocol: "xml"}}
+	cfg.Listeners = []*ListenerConfig{l}
+	return cfg
+}
+
+func TestCrossdomainXMLWithCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is missing (CI installs it in .ci/install-peers)")
+		}
+		t.Skip("SKIPPED LOUDLY: curl not installed; /crossdomain.xml not tested through a real client")
+	}
+	gw, logs, stop := startGateway(t, httpConfig("127.0.0.1:1"))
+	out, err := exec.Command(curl, "-sS", "-i", "--max-time", "5", "http://"+gw.Addr("mux").String()+"/crossdomain.xml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{"HTTP/1.1 200 OK", "Content-Type: text/x-cross-domain-policy",
+		`<allow-access-from domain="127.0.0.1"/>`, `permitted-cross-domain-policies="master-only"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("response lacks %q:\n%s", want, s)
+		}
+	}
+	stop()
+	if !strings.Contains(logs.String(), "url policy served") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}
+
+func TestHTTPRelayedUnchanged(t *testing.T) {
+	got := make(chan []byte, 1)
+	backend := startBackend(t, func(c *net.TCPConn) {
+		b, _ := io.ReadAll(c)
+		got <- b
+		c.Write([]byte("HTTP/1.0 204 No Content\r\n\r\n"))
+	})
+	gw, _, _ := startGateway(t, httpConfig(backend))
+	req := "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+	c := dial(t, gw.Addr("mux"))
+	c.Write([]byte(req[:10]))
+	time.Sleep(20 * time.Millisecond)
+	c.Write([]byte(req[10:]))
+	c.CloseWrite()
+	resp, _ := io.ReadAll(c)
+	if b := <-got; string(b) != req {
+		t.Errorf("backend got %q, want %q", b, req)
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.0 204") {
+		t.Errorf("client got %q", resp)
+	}
+}
+
+func TestHTTPErrors(t *testing.T) {
+	var accepts atomic.Int32
+	backend := startBackend(t, func(c *net.TCPConn) { accepts.Add(1) })
+	gw, _, _ := startGateway(t, httpConfig(backend))
+	for _, tt := range []struct{ req, status string }{
+		{"GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "404"},
+		{"GET /big HTTP/1.1\r\nX: " + strings.Repeat("a", maxHTTPHead) + "\r\n\r\n", "431"},
+	} {
+		c := dial(t, gw.Addr("mux"))
+		c.Write([]byte(tt.req))
+		resp, _ := io.ReadAll(c)
+		if !strings.HasPrefix(string(resp), "HTTP/1.1 "+tt.status) {
+			t.Errorf("got %q, want %s", resp, tt.status)
+		}
+	}
+	if n := accepts.Load(); n != 0 {
+		t.Errorf("backend saw %d connections", n)
+	}
+}
+
+// TestHTTPOnTransparentListener: without a policy, HTTP is data, even
+// /crossdomain.xml.
+func TestHTTPOnTransparentListener(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := httpConfig(backend)
+	cfg.Listeners[0].Policy = ""
+	cfg.Listeners[0].WebSockets = nil
+	gw, _, _ := startGateway(t, cfg)
+	c := dial(t, gw.Addr("mux"))
+	req := "GET /crossdomain.xml HTTP/1.1\r\n\r\n"
+	c.Write([]byte(req))
+	c.CloseWrite()
+	if b, _ := io.ReadAll(c); string(b) != req {
+		t.Errorf("got %q, want the request echoed", b)
+	}
+}
+
+// TestTLSPassthrough: a ClientHello on a listener without tls goes to the
+// backend untouched; the handshake is end to end.
+func TestTLSPassthrough(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls ok "+r.TLS.ServerName)
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	gw, logs, stop := startGateway(t, httpConfig(srv.Listener.Addr().String()))
+	// Dial by hand: the gateway's address, the certificate's name.
+	conn, err := tls.Dial("tcp", gw.Addr("mux").String(), &tls.Config{
+		RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"})
+	if err != nil {
+		t.Fatalf("TLS through the gateway: %v", err)
+	}
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+	resp, _ := io.ReadAll(conn)
+	conn.Close()
+	if !bytes.Contains(resp, []byte("tls ok example.com")) {
+		t.Errorf("response %q", resp)
+	}
+	stop()
+	if !strings.Contains(logs.String(), `"kind":"tls"`) {
+		t.Errorf("not sniffed as tls:\n%s", logs.String())
+	}
+}
+
+// TestServerSpeaksFirstOnMultiplexedListener: a listener with a policy, a
+// websocket block and an xml protocol still serves a backend that speaks
+// first: the silent client is routed after sniff_timeout.
+func TestServerSpeaksFirstOnMultiplexedListener(t *testing.T) {
+	backend := startBackend(t, func(c *net.TCPConn) {
+		c.Write([]byte("+OK ready\r\n"))
+		io.Copy(c, c)
+	})
+	cfg := httpConfig(backend)
+	cfg.Listeners[0].SniffTimeout = 200 * time.Millisecond
+	gw, _, _ := startGateway(t, cfg)
+	c := dial(t, gw.Addr("mux"))
+	start := time.Now()
+	buf := make([]byte, 11)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "+OK ready\r\n" {
+		t.Fatalf("greeting %q, %v", buf, err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("greeting after %v, want about sniff_timeout", d)
+	}
+}

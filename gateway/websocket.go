@@ -1,0 +1,551 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+)
+
+// The WebSocket bridge: one WebSocket, one backend connection, bytes
+// unchanged. It serves Ruffle's socketProxy, which opens a WebSocket without
+// a subprotocol, sends one binary message per XMLSocket.send (the trailing
+// NUL inside) or per Socket flush, drops text frames and reads the server's
+// frames as a byte stream.
+//
+//   - Subprotocols: none (Ruffle) or "binary" when offered.
+//   - The gateway sends binary frames only. protocol "binary": one message
+//     per backend read. protocol "xml": one message per NUL-terminated XML
+//     message (a message larger than the 32 KiB read buffer goes out as one
+//     fragmented message); max_message applies, and a "line" backend is
+//     translated as in the xml relay.
+//   - Client messages may be fragmented and of any length (64-bit lengths
+//     included): they are streamed through a 32 KiB buffer, never gathered.
+//     Text frames are accepted and relayed as bytes too.
+//   - permessage-deflate is declined (the response carries no extension, as
+//     RFC 7692 requires of a server that does not want it): game messages are
+//     small, a deflate context costs tens of KiB per connection, and
+//     compressing secrets beside attacker-chosen data invites CRIME-style
+//     attacks.
+//   - Pings are answered by the library; the idle timeout covers silent
+//     peers.
+//   - Close codes: backend closed → 1001, backend error → 1011, a message
+//     over max_message → 1009 (client's) or 1011 (backend's); a refused
+//     Origin never gets that far: it is answered with HTTP 403 before the
+//     upgrade, and an unreachable backend with 502.
+
+var errOriginDenied = errors.New("origin denied by policy")
+
+// serveWebSocket checks the Origin, dials the backend, upgrades and bridges.
+// rest holds bytes the client sent after its request head.
+func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *WebSocketConfig) summary {
+	cfg := h.rt.cfg
+	origin := req.Header.Get("Origin")
+	s.ext.origin = truncate(origin, 128)
+	host, d := checkOrigin(h.policy(), origin, localPort(h.c))
+	if !d.Allowed {
+		s = h.httpError(s, http.StatusForbidden, "origin not allowed by the cross-domain policy", errOriginDenied)
+		s.res.Reason = fmt.Sprintf("origin %q denied: %s", host, truncate(d.Rule, 200))
+		return s
+	}
+	b := h.wsBackend(ws)
+	if b == nil {
+		return h.httpError(s, http.StatusBadGateway, "no backend", fmt.Errorf("websocket %q: backend %q is not defined", ws.Path, ws.Backend))
+	}
+	var bc net.Conn
+	if b.echo() {
+		s.backend = "builtin:echo"
+	} else {
+		var ok bool
+		if bc, ok = h.connectBackend(&s, b); !ok {
+			reason, err := s.res.Reason, s.res.Err
+			s = h.httpError(s, http.StatusBadGateway, "backend unreachable", err)
+			s.res.Reason = reason
+			return s
+		}
+	}
+	r := &relay{client: h.c, backend: bc, idle: cfg.IdleTimeout}
+	r.touch()
+	ic := &idleConn{TCPConn: h.c, r: r}
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), ic), max(4096, len(rest)))
+	if len(rest) > 0 {
+		_, _ = br.Peek(len(rest)) // buffered now: Accept keeps only buffered bytes
+	}
+	w := &hijackWriter{c: ic, brw: bufio.NewReadWriter(br, bufio.NewWriterSize(ic, 4096)), hdr: http.Header{}}
+	wc, err := websocket.Accept(w, req, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin was checked against the policy above
+		Subprotocols:       []string{"binary"},
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		_ = w.brw.Flush()
+		_ = h.c.CloseWrite()
+		if bc != nil {
+			bc.Close()
+		}
+		s.ext.status = w.status
+		s.res.Reason, s.res.Err = "websocket handshake refused", err
+		return s
+	}
+	s.ext.status = http.StatusSwitchingProtocols
+	wc.SetReadLimit(-1) // messages are streamed; the framer enforces max_message
+	br2 := &wsBridge{r: r, ws: wc, bc: bc, ic: ic}
+	if ws.Protocol == "xml" {
+		upMode, downMode := xmlModes(b.cfg.Framing)
+		if b.echo() {
+			upMode = frameNUL
+		}
+		br2.up = newFramer(upMode, cfg.MaxMessage)
+		br2.down = newFramer(downMode, cfg.MaxMessage)
+	}
+	br2.run()
+	s.res.Up, s.res.Down = br2.upBytes, br2.downBytes.Load()
+	s.res.Reason, s.res.Err = br2.reason, br2.err
+	s.ext.proto = ws.Protocol
+	s.ext.msgsUp, s.ext.msgsDown = br2.msgsUp, br2.msgsDown.Load()
+	if br2.up != nil {
+		s.ext.msgsUp = br2.up.msgs
+		if !b.echo() {
+			s.ext.msgsDown = br2.down.msgs
+		}
+	}
+	s.ext.closeCode = br2.code
+	return s
+}
+
+// wsBackend returns the backend of a websocket block.
+func (h *conn) wsBackend(ws *WebSocketConfig) *backend {
+	if ws.Backend == "" || (h.rt.backend != nil && ws.Backend == h.rt.backend.cfg.Name) {
+		return h.rt.backend
+	}
+	bc := h.gw.cfg.Backend(ws.Backend)
+	if bc == nil {
+		return nil
+	}
+	return newBackend(bc)
+}
+
+// localPort is the port the client connected to.
+func localPort(c net.Conn) int {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// hijackWriter is the http.ResponseWriter websocket.Accept writes its
+// handshake response to: straight onto the client connection, no net/http
+// server involved.
+type hijackWriter struct {
+	c      net.Conn
+	brw    *bufio.ReadWriter
+	hdr    http.Header
+	status int
+}
+
+var _ http.Hijacker = (*hijackWriter)(nil)
+
+func (w *hijackWriter) Header() http.Header { return w.hdr }
+
+func (w *hijackWriter) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	if code != http.StatusSwitchingProtocols {
+		w.hdr.Set("Connection", "close")
+	}
+	_, _ = w.brw.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n")
+	_ = w.hdr.Write(w.brw)
+	_, _ = w.brw.WriteString("\r\n")
+}
+
+func (w *hijackWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.brw.Write(p)
+}
+
+// Hijack flushes the response head and hands over the connection, as
+// net/http's does.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if err := w.brw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	return w.c, w.brw, nil
+}
+
+// idleConn is the client connection under the WebSocket library: its reads
+// touch the bridge's activity clock and survive deadlines that fire while
+// the other direction was busy (lazy idle deadlines, as in relay.go).
+type idleConn struct {
+	*net.TCPConn
+	r *relay
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.TCPConn.Read(p)
+		if n > 0 {
+			c.r.touch()
+		}
+		if err != nil && n == 0 && isTimeout(err) {
+			if c.r.idle > 0 && !c.r.idleExpired(c.TCPConn) {
+				continue
+			}
+			return 0, errIdle
+		}
+		return n, err
+	}
+}
+
+// wsBridge runs one bridged WebSocket.
+type wsBridge struct {
+	r        *relay
+	ws       *websocket.Conn
+	bc       net.Conn // nil: builtin echo
+	ic       *idleConn
+	up, down *framer // protocol xml; nil for binary
+
+	upBytes   int64
+	msgsUp    int64
+	downBytes atomic.Int64
+	msgsDown  atomic.Int64
+
+	once   sync.Once
+	reason string
+	err    error
+	code   int
+}
+
+// run bridges until either side ends: client→backend here, backend→client
+// in one more goroutine.
+func (b *wsBridge) run() {
+	b.r.armIdle(b.ic.TCPConn)
+	if b.bc == nil {
+		b.endUp(b.clientToBackend())
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.endDown(b.backendToClient())
+	}()
+	b.endUp(b.clientToBackend())
+	<-done
+}
+
+// end records the first ending and closes both sides: the WebSocket with
+// code and text (a close handshake, bounded by the library's 5 s), or at
+// once when code is 0.
+func (b *wsBridge) end(reason string, err error, code websocket.StatusCode, text string) {
+	b.once.Do(func() {
+		b.reason, b.err = reason, err
+		if b.bc != nil {
+			b.bc.Close()
+		}
+		if code != 0 {
+			b.code = int(code)
+			_ = b.ws.Close(code, text)
+		} else {
+			_ = b.ws.CloseNow()
+		}
+	})
+}
+
+func (b *wsBridge) endUp(err error) {
+	var ce websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		b.once.Do(func() {
+			b.reason, b.code = reasonClientClosed, int(ce.Code)
+			if b.bc != nil {
+				b.bc.Close()
+			}
+			_ = b.ws.CloseNow()
+		})
+	case errors.Is(err, errIdle):
+		b.end(reasonIdle, errIdle, 0, "")
+	case errors.Is(err, ErrMessageTooLarge):
+		b.end("client message over max_message", err, websocket.StatusMessageTooBig, "message over max_message")
+	case errors.Is(err, errBackendWrite):
+		b.end(reasonBackendError, err, websocket.StatusInternalError, "backend error")
+	default:
+		b.end(reasonClientError, err, 0, "")
+	}
+}
+
+func (b *wsBridge) endDown(err error) {
+	switch {
+	case err == nil:
+		b.end(reasonBackendClosed, nil, websocket.StatusGoingAway, "backend closed")
+	case errors.Is(err, errIdle):
+		b.end(reasonIdle, errIdle, websocket.StatusGoingAway, "idle timeout")
+	case errors.Is(err, ErrMessageTooLarge):
+		b.end("backend message over max_message", err, websocket.StatusInternalError, "backend message over max_message")
+	case errors.Is(err, errClientWrite):
+		b.end(reasonClientError, err, 0, "")
+	default:
+		b.end(reasonBackendError, err, websocket.StatusInternalError, "backend error")
+	}
+}
+
+var (
+	errBackendWrite = errors.New("backend write")
+	errClientWrite  = errors.New("client write")
+)
+
+// clientToBackend streams each client message, in 32 KiB pieces, to the
+// backend (or back to the client for the builtin echo). It holds a buffer
+// only while a message is being copied.
+func (b *wsBridge) clientToBackend() error {
+	ctx := context.Background()
+	for {
+		_, rd, err := b.ws.Reader(ctx)
+		if err != nil {
+			return err
+		}
+		b.msgsUp++
+		bp := xmlBufPool.Get().(*[]byte)
+		err = b.copyMessage(rd, *bp)
+		xmlBufPool.Put(bp)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (b *wsBridge) copyMessage(rd io.Reader, buf []byte) error {
+	for {
+		n, rerr := rd.Read(buf[1:])
+		if n > 0 {
+			b.upBytes += int64(n)
+			start, end := 1, 1+n
+			var ferr error
+			if b.up != nil {
+				start, end, ferr = b.up.frame(buf, 1, n)
+			}
+			if end > start {
+				if err := b.toBackend(buf[start:end]); err != nil {
+					return err
+				}
+			}
+			if ferr != nil {
+				return ferr
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func (b *wsBridge) toBackend(p []byte) error {
+	if b.bc == nil { // builtin echo
+		if err := b.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+			return fmt.Errorf("%w: %w", errClientWrite, err)
+		}
+		b.downBytes.Add(int64(len(p)))
+		b.msgsDown.Add(1)
+		return nil
+	}
+	if _, err := b.bc.Write(p); err != nil {
+		return fmt.Errorf("%w: %w", errBackendWrite, err)
+	}
+	return nil
+}
+
+func (b *wsBridge) toClient(p []byte) error {
+	if err := b.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		return fmt.Errorf("%w: %w", errClientWrite, err)
+	}
+	b.downBytes.Add(int64(len(p)))
+	return nil
+}
+
+// backendToClient sends what the backend writes as binary messages. It
+// waits for readability without a buffer; it keeps one only while an xml
+// message is incomplete.
+func (b *wsBridge) backendToClient() error {
+	if b.down == nil {
+		return b.backendBinary()
+	}
+	return b.backendXML()
+}
+
+func (b *wsBridge) backendBinary() error {
+	var rw readWaiter
+	b.r.armIdle(b.bc)
+	for {
+		if err := b.waitBackend(&rw); err != nil {
+			return err
+		}
+		bp := copyBufPool.Get().(*[]byte)
+		n, rerr := b.bc.Read(*bp)
+		var werr error
+		if n > 0 {
+			b.r.touch()
+			b.msgsDown.Add(1)
+			werr = b.toClient((*bp)[:n])
+		}
+		copyBufPool.Put(bp)
+		if werr != nil {
+			return werr
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil && !isTimeout(rerr) {
+			return rerr
+		}
+	}
+}
+
+// waitBackend waits until the backend is readable, re-arming the lazy idle
+// deadline while the client side is active.
+func (b *wsBridge) waitBackend(rw *readWaiter) error {
+	for {
+		err := rw.wait(b.bc)
+		if err == nil {
+			return nil
+		}
+		if !isTimeout(err) {
+			return err
+		}
+		if b.r.idle <= 0 || b.r.idleExpired(b.bc) {
+			return errIdle
+		}
+	}
+}
+
+// backendXML sends one binary message per NUL-terminated message. The
+// pending part of an incomplete message stays in the buffer (the buffer is
+// released whenever nothing is pending); a message longer than the buffer
+// is streamed as one fragmented message.
+func (b *wsBridge) backendXML() error {
+	var rw readWaiter
+	var bp *[]byte
+	var ps, pe int        // pending (incomplete, already framed) message: buf[ps:pe]
+	var mw io.WriteCloser // open fragmented message, if any
+	defer func() {
+		if bp != nil {
+			xmlBufPool.Put(bp)
+		}
+	}()
+	ctx := context.Background()
+	b.r.armIdle(b.bc)
+	for {
+		if bp == nil {
+			if err := b.waitBackend(&rw); err != nil {
+				return err
+			}
+			bp = xmlBufPool.Get().(*[]byte)
+			ps, pe = 0, 0
+		}
+		buf := *bp
+		if pe > ps && ps > 0 {
+			copy(buf, buf[ps:pe])
+			pe -= ps
+			ps = 0
+		}
+		if pe+2 > len(buf) { // one message fills the buffer: stream it
+			if mw == nil {
+				w, err := b.ws.Writer(ctx, websocket.MessageBinary)
+				if err != nil {
+					return fmt.Errorf("%w: %w", errClientWrite, err)
+				}
+				mw = w
+			}
+			if _, err := mw.Write(buf[ps:pe]); err != nil {
+				return fmt.Errorf("%w: %w", errClientWrite, err)
+			}
+			b.downBytes.Add(int64(pe - ps))
+			ps, pe = 0, 0
+		}
+		off := pe + 1
+		n, rerr := b.bc.Read(buf[off:])
+		if n > 0 {
+			b.r.touch()
+			start, end, ferr := b.down.frame(buf, off, n)
+			if pe > ps {
+				if start == off { // close the scratch gap
+					copy(buf[pe:], buf[start:end])
+					end -= start - pe
+				}
+			} else {
+				ps = start
+			}
+			p := buf[ps:end]
+			for {
+				i := bytes.IndexByte(p, 0)
+				if i < 0 {
+					break
+				}
+				var err error
+				if mw != nil {
+					if _, err = mw.Write(p[:i+1]); err == nil {
+						err = mw.Close()
+					}
+					mw = nil
+					if err != nil {
+						err = fmt.Errorf("%w: %w", errClientWrite, err)
+					} else {
+						b.downBytes.Add(int64(i + 1))
+					}
+				} else {
+					err = b.toClient(p[:i+1])
+				}
+				if err != nil {
+					return err
+				}
+				p = p[i+1:]
+			}
+			if len(p) > 0 {
+				ps, pe = end-len(p), end
+			} else {
+				ps, pe = 0, 0
+			}
+			if ferr != nil {
+				return ferr
+			}
+		}
+		if rerr != nil {
+			switch {
+			case rerr == io.EOF:
+				tail := append(buf[ps:pe:pe], b.down.flush()...)
+				if mw != nil {
+					_, _ = mw.Write(tail)
+					_ = mw.Close()
+				} else if len(tail) > 0 {
+					if err := b.toClient(tail); err != nil {
+						return err
+					}
+				}
+				return nil
+			case isTimeout(rerr):
+				if b.r.idle <= 0 || b.r.idleExpired(b.bc) {
+					return errIdle
+				}
+			default:
+				return rerr
+			}
+		}
+		if pe == ps && mw == nil {
+			xmlBufPool.Put(bp)
+			bp = nil
+		}
+	}
+}
