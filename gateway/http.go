@@ -173,7 +173,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	cfg := h.rt.cfg
 	buf := make([]byte, len(prefix), 1024)
 	copy(buf, prefix)
-	_ = h.c.SetReadDeadline(h.start.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
+	_ = h.c.SetReadDeadline(h.sniffStart.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
 	buf, n, err := readHead(h.c, buf)
 	_ = h.c.SetReadDeadline(time.Time{})
 	s.res.Up = int64(len(buf))
@@ -211,32 +211,35 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 		return h.httpError(s, http.StatusNotFound, "not found", nil)
 	}
 	s.res.Up = 0
-	bc, ok := h.connectBackend(&s, h.rt.backend)
+	bc, release, ok := h.connectBackend(&s, h.rt.backend)
 	if !ok {
 		s.res.Up = int64(len(buf))
 		return s
 	}
+	defer release()
 	s.res = runRelay(h.c, buf, bc, cfg.IdleTimeout)
 	return s
 }
 
-// connectBackend dials b for this connection and registers it for shutdown.
-// On failure it fills s and returns false.
-func (h *conn) connectBackend(s *summary, b *backend) (net.Conn, bool) {
+// connectBackend dials b for this connection (with its PROXY header, if the
+// backend wants one) and registers it for shutdown. On failure it fills s
+// and returns false; on success the caller calls release when done.
+func (h *conn) connectBackend(s *summary, b *backend) (bc net.Conn, release func(), ok bool) {
 	ctx, cancel := context.WithCancel(h.gw.ctx)
-	bc, addr, err := b.dial(ctx)
+	bc, srv, err := h.dialBackend(ctx, b)
 	cancel()
-	s.backend = addr
 	if err != nil {
 		s.res.Reason, s.res.Err = "backend unreachable", err
-		return nil, false
+		return nil, nil, false
 	}
+	s.backend = srv.addr
 	if !h.setBackend(bc) {
 		bc.Close()
+		srv.release()
 		s.res.Reason = reasonShutdown
-		return nil, false
+		return nil, nil, false
 	}
-	return bc, true
+	return bc, srv.release, true
 }
 
 // httpError answers with a short plain-text error and closes.
@@ -283,7 +286,7 @@ func (h *conn) servePolicy(s summary, req *http.Request) summary {
 
 // policy returns the listener's policy, or nil.
 func (h *conn) policy() *policyfile.Policy {
-	if pc := h.gw.cfg.Policy(h.rt.cfg.Policy); pc != nil {
+	if pc := h.rt.conf.Policy(h.rt.cfg.Policy); pc != nil {
 		return pc.Policy
 	}
 	return nil

@@ -51,7 +51,7 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 	cfg := h.rt.cfg
 	origin := req.Header.Get("Origin")
 	s.ext.origin = truncate(origin, 128)
-	host, d := checkOrigin(h.policy(), origin, localPort(h.c))
+	host, d := checkOrigin(h.policy(), origin, h.localPort())
 	if !d.Allowed {
 		s = h.httpError(s, http.StatusForbidden, "origin not allowed by the cross-domain policy", errOriginDenied)
 		s.res.Reason = fmt.Sprintf("origin %q denied: %s", host, truncate(d.Rule, 200))
@@ -66,12 +66,14 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 		s.backend = "builtin:echo"
 	} else {
 		var ok bool
-		if bc, ok = h.connectBackend(&s, b); !ok {
+		var release func()
+		if bc, release, ok = h.connectBackend(&s, b); !ok {
 			reason, err := s.res.Reason, s.res.Err
 			s = h.httpError(s, http.StatusBadGateway, "backend unreachable", err)
 			s.res.Reason = reason
 			return s
 		}
+		defer release()
 	}
 	r := &relay{client: h.c, backend: bc, idle: cfg.IdleTimeout}
 	r.touch()
@@ -122,21 +124,33 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 	return s
 }
 
-// wsBackend returns the backend of a websocket block.
+// wsBackend returns the backend of a websocket block: the listener's, or
+// the pool of that name in the current generation (so health and balance
+// state are shared), or, should a reload have dropped it, a fresh one from
+// this connection's config.
 func (h *conn) wsBackend(ws *WebSocketConfig) *backend {
 	if ws.Backend == "" || (h.rt.backend != nil && ws.Backend == h.rt.backend.cfg.Name) {
 		return h.rt.backend
 	}
-	bc := h.gw.cfg.Backend(ws.Backend)
+	if g := h.gw.gen.Load(); g != nil && g.cfg == h.rt.conf {
+		if b := g.pools[ws.Backend]; b != nil {
+			return b
+		}
+	}
+	bc := h.rt.conf.Backend(ws.Backend)
 	if bc == nil {
 		return nil
 	}
 	return newBackend(bc)
 }
 
-// localPort is the port the client connected to.
-func localPort(c net.Conn) int {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+// localPort is the port the client connected to (from a PROXY header when
+// the listener expects one).
+func (h *conn) localPort() int {
+	if h.local.IsValid() {
+		return int(h.local.Port())
+	}
+	if a, ok := h.c.LocalAddr().(*net.TCPAddr); ok {
 		return a.Port
 	}
 	return 0
