@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/flashgate/flashgate/policyfile"
 )
@@ -25,6 +22,8 @@ const (
 	cfgDefaultMaxMessage      = 1 << 20 // 1MiB
 	cfgDefaultMaxConnections  = 10000
 	cfgDefaultConnectTimeout  = 5 * time.Second
+	cfgDefaultHealthInterval  = 5 * time.Second
+	cfgDefaultHealthTimeout   = 1 * time.Second
 	cfgDefaultUDPIdleTimeout  = 60 * time.Second
 	cfgMaxUDPDatagram         = 65507 // largest UDP payload over IPv4
 	cfgDefaultMaxSessions     = 10000
@@ -46,6 +45,16 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig decodes and validates src as if read from filename (relative
 // paths resolve from filepath.Dir(filename)).
+//
+// Values: durations are Go duration strings ("300ms", "5m"), never negative.
+// Sizes are a whole number of bytes, or a string with a unit: B, KB/MB/GB
+// (powers of 1000) or KiB/MiB/GiB (powers of 1024), any case, e.g. "64KiB".
+// Addresses are "host:port" with a numeric port and IPv6 hosts in brackets
+// ("[::]:843"); listening addresses (listener, udp, admin) take an IP, an
+// empty host or "localhost", and may use port 0; backend and redis addresses
+// may name a host. A null value counts as unset. The functions env("NAME")
+// ("" when unset) and file("path") (a regular file of at most 1 MiB, relative
+// to the config's directory) are available; variables are not.
 func ParseConfig(src []byte, filename string) (*Config, error) {
 	dir := filepath.Dir(filename)
 	if abs, err := filepath.Abs(dir); err == nil {
@@ -527,9 +536,12 @@ func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS 
 var cfgBackendSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "address"}, {Name: "builtin"}, {Name: "connect_timeout"}, {Name: "proxy_protocol"}, {Name: "framing"},
+		{Name: "balance"},
 	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "health_check"}},
 }
+
+var cfgHealthCheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "interval"}, {Name: "timeout"}}}
 
 var cfgBackendTLSSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "server_name"}, {Name: "ca_file"}, {Name: "require"}, {Name: "revocation"},
@@ -540,6 +552,7 @@ func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
 		Name:           b.Labels[0],
 		ConnectTimeout: cfgDefaultConnectTimeout,
 		Framing:        "nul",
+		Balance:        "round_robin",
 		DefRange:       b.DefRange,
 	}
 	owner := fmt.Sprintf("backend %q", bc.Name)
@@ -566,7 +579,27 @@ func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
 	d.duration(c.Attributes, "connect_timeout", &bc.ConnectTimeout)
 	d.enum(c.Attributes, "proxy_protocol", &bc.ProxyProtocol, "", "v1", "v2")
 	d.enum(c.Attributes, "framing", &bc.Framing, "nul", "line")
+	d.enum(c.Attributes, "balance", &bc.Balance, "round_robin", "least_conn")
 	for _, tb := range c.Blocks {
+		if tb.Type == "health_check" {
+			if bc.HealthCheck != nil {
+				d.errorf(tb.DefRange, "", "duplicate health_check block in %s", owner)
+				continue
+			}
+			if hasBuiltin {
+				d.errorf(tb.DefRange, "", "health_check in %s: a builtin backend has no servers to check", owner)
+			}
+			hc := d.content(tb, cfgHealthCheckSchema)
+			h := &HealthCheck{Interval: cfgDefaultHealthInterval, Timeout: cfgDefaultHealthTimeout}
+			if rng, ok := d.duration(hc.Attributes, "interval", &h.Interval); ok && h.Interval == 0 {
+				d.errorf(rng, "", "invalid interval \"0\": must be positive")
+			}
+			if rng, ok := d.duration(hc.Attributes, "timeout", &h.Timeout); ok && h.Timeout == 0 {
+				d.errorf(rng, "", "invalid timeout \"0\": must be positive")
+			}
+			bc.HealthCheck = h
+			continue
+		}
 		if bc.TLS != nil {
 			d.errorf(tb.DefRange, "", "duplicate tls block in %s", owner)
 			continue
@@ -612,267 +645,4 @@ func (d *cfgDecoder) decodeUDP(b *hcl.Block) *UDPConfig {
 	d.integer(c.Attributes, "max_datagram", &u.MaxDatagram, 1, cfgMaxUDPDatagram)
 	d.integer(c.Attributes, "max_sessions", &u.MaxSessions, 0, 1<<31-1)
 	return u
-}
-
-// --- attribute helpers ---
-//
-// Each helper sets *dst only when the attribute is present, non-null and
-// valid, and returns the attribute's expression range and whether it was
-// present and valid. A null value counts as absent (the default applies).
-
-func (d *cfgDecoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
-	c, diags := b.Body.Content(schema)
-	d.diags = append(d.diags, diags...)
-	if c == nil {
-		c = &hcl.BodyContent{}
-	}
-	if c.Attributes == nil {
-		c.Attributes = hcl.Attributes{}
-	}
-	return c
-}
-
-// given reports whether the attribute is set to something other than null
-// (valid or not). Its diagnostics were already reported by the helper that
-// read it, so they are dropped here.
-func (d *cfgDecoder) given(attrs hcl.Attributes, name string) bool {
-	attr, ok := attrs[name]
-	if !ok {
-		return false
-	}
-	v, diags := attr.Expr.Value(d.ctx)
-	return diags.HasErrors() || !v.IsNull()
-}
-
-func (d *cfgDecoder) missing(b *hcl.Block, key, owner string) {
-	d.errorf(b.DefRange, "", "missing %q in %s", key, owner)
-}
-
-func (d *cfgDecoder) ref(kind, name, owner string, rng hcl.Range) {
-	if name == "" {
-		d.errorf(rng, "", "empty %s name in %s", kind, owner)
-		return
-	}
-	d.refs = append(d.refs, cfgRef{kind: kind, name: name, owner: owner, rng: rng})
-}
-
-// value evaluates the attribute named name, converted to ty.
-func (d *cfgDecoder) value(attrs hcl.Attributes, name string, ty cty.Type, what string) (cty.Value, hcl.Range, bool) {
-	attr, ok := attrs[name]
-	if !ok {
-		return cty.NilVal, hcl.Range{}, false
-	}
-	rng := attr.Expr.Range()
-	v, diags := attr.Expr.Value(d.ctx)
-	d.diags = append(d.diags, diags...)
-	if diags.HasErrors() {
-		return cty.NilVal, rng, false
-	}
-	if v.IsNull() {
-		return cty.NilVal, rng, false
-	}
-	if !v.IsWhollyKnown() {
-		d.errorf(rng, "", "%s: value is not known", name)
-		return cty.NilVal, rng, false
-	}
-	if ty == cty.DynamicPseudoType {
-		return v, rng, true
-	}
-	cv, err := convert.Convert(v, ty)
-	if err != nil {
-		d.errorf(rng, err.Error(), "invalid %s: %s required", name, what)
-		return cty.NilVal, rng, false
-	}
-	if cv.IsNull() || !cv.IsWhollyKnown() {
-		d.errorf(rng, "", "invalid %s: %s required", name, what)
-		return cty.NilVal, rng, false
-	}
-	return cv, rng, true
-}
-
-func (d *cfgDecoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.String, "a string")
-	if !ok {
-		return rng, false
-	}
-	*dst = v.AsString()
-	return rng, true
-}
-
-func (d *cfgDecoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
-	var p string
-	rng, ok := d.str(attrs, name, &p)
-	if !ok {
-		return rng, false
-	}
-	if p == "" {
-		d.errorf(rng, "", "empty %s", name)
-		return rng, false
-	}
-	*dst = cfgResolvePath(d.dir, p)
-	return rng, true
-}
-
-func (d *cfgDecoder) enum(attrs hcl.Attributes, name string, dst *string, allowed ...string) (hcl.Range, bool) {
-	var s string
-	rng, ok := d.str(attrs, name, &s)
-	if !ok {
-		return rng, false
-	}
-	for _, a := range allowed {
-		if s == a {
-			*dst = s
-			return rng, true
-		}
-	}
-	quoted := make([]string, 0, len(allowed))
-	for _, a := range allowed {
-		quoted = append(quoted, fmt.Sprintf("%q", a))
-	}
-	d.errorf(rng, "", "invalid %s %q: must be one of %s", name, s, strings.Join(quoted, ", "))
-	return rng, false
-}
-
-func (d *cfgDecoder) duration(attrs hcl.Attributes, name string, dst *time.Duration) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
-	if !ok {
-		return rng, false
-	}
-	if v.Type() != cty.String {
-		d.errorf(rng, "write durations as strings with a unit, e.g. \"300ms\", \"30s\", \"5m\"", "invalid duration for %s: string required", name)
-		return rng, false
-	}
-	s := v.AsString()
-	dur, err := time.ParseDuration(s)
-	if err != nil {
-		d.errorf(rng, err.Error(), "invalid duration %q for %s", s, name)
-		return rng, false
-	}
-	if dur < 0 {
-		d.errorf(rng, "must not be negative", "invalid duration %q for %s", s, name)
-		return rng, false
-	}
-	*dst = dur
-	return rng, true
-}
-
-func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
-	if !ok {
-		return rng, false
-	}
-	var n int64
-	switch v.Type() {
-	case cty.Number:
-		bf := v.AsBigFloat()
-		i, acc := bf.Int64()
-		if !bf.IsInt() || acc != big.Exact || i < 0 {
-			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", bf.Text('g', 10), name)
-			return rng, false
-		}
-		n = i
-	case cty.String:
-		var err error
-		n, err = cfgParseSize(v.AsString())
-		if err != nil {
-			d.errorf(rng, err.Error(), "invalid size %q for %s", v.AsString(), name)
-			return rng, false
-		}
-	default:
-		d.errorf(rng, "a size is a number of bytes or a string such as \"64KiB\"", "invalid size for %s", name)
-		return rng, false
-	}
-	if n == 0 {
-		d.errorf(rng, "must be positive", "invalid size 0 for %s", name)
-		return rng, false
-	}
-	*dst = n
-	return rng, true
-}
-
-func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.Number, "a number")
-	if !ok {
-		return rng, false
-	}
-	bf := v.AsBigFloat()
-	i, acc := bf.Int64()
-	if !bf.IsInt() || acc != big.Exact {
-		d.errorf(rng, "", "invalid %s %s: whole number required", name, bf.Text('g', 10))
-		return rng, false
-	}
-	if i < int64(lo) || i > int64(hi) {
-		d.errorf(rng, "", "invalid %s %d: must be between %d and %d", name, i, lo, hi)
-		return rng, false
-	}
-	*dst = int(i)
-	return rng, true
-}
-
-func (d *cfgDecoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.Bool, "true or false")
-	if !ok {
-		return rng, false
-	}
-	*dst = v.True()
-	return rng, true
-}
-
-// strList reads a list of strings; with single, a lone string is a list of one.
-func (d *cfgDecoder) strList(attrs hcl.Attributes, name string, dst *[]string, single bool) (hcl.Range, bool) {
-	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
-	if !ok {
-		return rng, false
-	}
-	if single && v.Type() == cty.String {
-		*dst = []string{v.AsString()}
-		return rng, true
-	}
-	what := "a list of strings"
-	if single {
-		what = "a string or a list of strings"
-	}
-	lv, err := convert.Convert(v, cty.List(cty.String))
-	if err != nil || lv.IsNull() || !lv.IsWhollyKnown() {
-		d.errorf(rng, "", "invalid %s: %s required", name, what)
-		return rng, false
-	}
-	out := []string{}
-	for it := lv.ElementIterator(); it.Next(); {
-		_, ev := it.Element()
-		if ev.IsNull() {
-			d.errorf(rng, "", "invalid %s: null element in list", name)
-			return rng, false
-		}
-		out = append(out, ev.AsString())
-	}
-	*dst = out
-	return rng, true
-}
-
-func (d *cfgDecoder) address(attrs hcl.Attributes, name string, dst *string, kind cfgAddrKind) (hcl.Range, bool) {
-	var s string
-	rng, ok := d.str(attrs, name, &s)
-	if !ok {
-		return rng, false
-	}
-	if err := cfgCheckAddress(s, kind); err != nil {
-		d.errorf(rng, err.Error(), "invalid %s %q", name, s)
-		return rng, false
-	}
-	*dst = s
-	return rng, true
-}
-
-// cfgResolvePath makes p absolute, relative to dir.
-func cfgResolvePath(dir, p string) string {
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(dir, p)
-}
-
-// cfgPos is "FILE:LINE:COL" of r's start.
-func cfgPos(r hcl.Range) string {
-	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }

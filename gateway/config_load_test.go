@@ -65,6 +65,13 @@ func clearRanges(cfg *Config) {
 	}
 }
 
+const legacyPolicy = `<?xml version="1.0"?>
+<cross-domain-policy>
+  <site-control permitted-cross-domain-policies="all"/>
+  <allow-access-from domain="*.example.org" to-ports="9000"/>
+</cross-domain-policy>
+`
+
 // fullConfig exercises every block of DESIGN.md section 2.
 const fullConfig = `
 shutdown_timeout = "45s"
@@ -151,6 +158,10 @@ backend "chat" {
   connect_timeout = "2s"
   proxy_protocol  = "v1"
   framing         = "line"
+  balance         = "least_conn"
+  health_check {
+    interval = "10s"
+  }
   tls {
     server_name = "chat.internal"
     ca_file     = "internal-ca.pem"
@@ -178,7 +189,7 @@ backend "voice" {
 
 func TestConfigFull(t *testing.T) {
 	t.Setenv("FLASHGATE_TEST_ADMIN_TOKEN", "s3cret")
-	path := writeConfig(t, fullConfig, nil)
+	path := writeConfig(t, fullConfig, map[string]string{"legacy-crossdomain.xml": legacyPolicy})
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
@@ -215,10 +226,13 @@ func TestConfigFull(t *testing.T) {
 				},
 			},
 			{
-				Name: "legacy",
-				File: filepath.Join(dir, "legacy-crossdomain.xml"),
-				// Policy is loadPolicyFile's to fill in.
-				Policy: cfg.Policy("legacy").Policy,
+				Name:        "legacy",
+				SiteControl: "all",
+				File:        filepath.Join(dir, "legacy-crossdomain.xml"),
+				Policy: &policyfile.Policy{
+					SiteControl: "all",
+					Allow:       []policyfile.Allow{{Domain: "*.example.org", ToPorts: "9000"}},
+				},
 			},
 		},
 		Listeners: []*ListenerConfig{
@@ -255,14 +269,15 @@ func TestConfigFull(t *testing.T) {
 		Backends: []*BackendConfig{
 			{
 				Name: "chat", Address: []string{"10.0.0.5:5000", "chat-b.internal:5000"},
-				ConnectTimeout: 2 * time.Second, ProxyProtocol: "v1", Framing: "line",
+				ConnectTimeout: 2 * time.Second, ProxyProtocol: "v1", Framing: "line", Balance: "least_conn",
+				HealthCheck: &HealthCheck{Interval: 10 * time.Second, Timeout: time.Second},
 				TLS: &BackendTLS{
 					ServerName: "chat.internal", CAFile: filepath.Join(dir, "internal-ca.pem"),
 					Require: "report", Revocation: "required",
 				},
 			},
-			{Name: "lobby", Builtin: "echo", ConnectTimeout: 5 * time.Second, Framing: "nul"},
-			{Name: "voice", Address: []string{"[2001:db8::7]:55555"}, ConnectTimeout: 5 * time.Second, Framing: "nul"},
+			{Name: "lobby", Builtin: "echo", ConnectTimeout: 5 * time.Second, Framing: "nul", Balance: "round_robin"},
+			{Name: "voice", Address: []string{"[2001:db8::7]:55555"}, ConnectTimeout: 5 * time.Second, Framing: "nul", Balance: "round_robin"},
 		},
 		UDP: []*UDPConfig{
 			{Name: "voice", Address: "[::]:55555", Backend: "voice", IdleTimeout: 90 * time.Second, MaxDatagram: 1472, MaxSessions: 500},
@@ -312,6 +327,7 @@ func compareConfig(t *testing.T, got, want *Config) {
 	}
 	for i := range got.Backends {
 		eq("backend "+want.Backends[i].Name+" TLS", got.Backends[i].TLS, want.Backends[i].TLS)
+		eq("backend "+want.Backends[i].Name+" HealthCheck", got.Backends[i].HealthCheck, want.Backends[i].HealthCheck)
 		eq("backend "+want.Backends[i].Name, *got.Backends[i], *want.Backends[i])
 	}
 	for i := range got.UDP {
@@ -361,7 +377,8 @@ udp "u" {
 		t.Errorf("websocket defaults: %+v", ws)
 	}
 	b := cfg.Backends[0]
-	if b.ConnectTimeout != 5*time.Second || b.Framing != "nul" || b.ProxyProtocol != "" || b.TLS != nil {
+	if b.ConnectTimeout != 5*time.Second || b.Framing != "nul" || b.ProxyProtocol != "" || b.TLS != nil ||
+		b.Balance != "round_robin" || b.HealthCheck != nil {
 		t.Errorf("backend defaults: %+v", b)
 	}
 	if p := cfg.Policies[0].Allow[0]; p.Secure != nil {
@@ -388,6 +405,7 @@ acme {
 backend "b" {
   address = "10.1.2.3:5000"
   tls {}
+  health_check {}
 }
 listener "l" {
   address = "127.0.0.1:0"
@@ -396,6 +414,9 @@ listener "l" {
 `, nil)
 	if bt := cfg.Backends[0].TLS; bt == nil || *bt != (BackendTLS{Require: "trusted", Revocation: "soft"}) {
 		t.Errorf("backend TLS = %+v, want defaults", bt)
+	}
+	if hc := cfg.Backends[0].HealthCheck; hc == nil || *hc != (HealthCheck{Interval: 5 * time.Second, Timeout: time.Second}) {
+		t.Errorf("HealthCheck = %+v, want defaults", hc)
 	}
 	if cfg.Admin == nil || cfg.Admin.Address != "127.0.0.1:9843" {
 		t.Errorf("Admin = %+v, want default address", cfg.Admin)
@@ -470,6 +491,9 @@ backend "b" {
 		{"backend neither", "backend \"x\" {\n  connect_timeout = \"1s\"\n}", "1:1", `backend "x" needs an address or a builtin`},
 		{"backend empty list", "backend \"x\" {\n  address = []\n}", "2:13", `empty address list in backend "x"`},
 		{"unknown builtin", "backend \"x\" {\n  builtin = \"discard\"\n}", "2:13", `invalid builtin "discard": must be one of "echo"`},
+		{"balance", "backend \"x\" {\n  address = \"h:1\"\n  balance = \"random\"\n}", "3:13", `invalid balance "random": must be one of "round_robin", "least_conn"`},
+		{"health check interval", "backend \"x\" {\n  address = \"h:1\"\n  health_check {\n    interval = \"0s\"\n  }\n}", "4:16", `invalid interval "0": must be positive`},
+		{"health check builtin", "backend \"x\" {\n  builtin = \"echo\"\n  health_check {\n  }\n}", "3:3", `health_check in backend "x": a builtin backend`},
 		{"builtin with tls", "backend \"x\" {\n  builtin = \"echo\"\n  tls {}\n}", "3:3", `tls in backend "x": a builtin backend`},
 		{"udp without backend", "udp \"u\" {\n  address = \":0\"\n}", "1:1", `missing "backend" in udp "u"`},
 		{"udp datagram too big", "udp \"u\" {\n  address = \":0\"\n  backend = \"b\"\n  max_datagram = 65508\n}", "4:18", `invalid max_datagram 65508: must be between 1 and 65507`},
@@ -655,6 +679,13 @@ acme {
 func TestConfigRelativePaths(t *testing.T) {
 	// ParseConfig resolves from the directory of the filename it is given,
 	// even when that is relative.
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll(filepath.Join("conf", "policies"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("conf", "policies", "legacy.xml"), []byte(legacyPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	src := []byte(`
 policy "legacy" {
   file = "policies/legacy.xml"
@@ -706,6 +737,47 @@ func TestConfigErrorFormat(t *testing.T) {
 	}
 	if len(lines) != 9 {
 		t.Errorf("got %d lines, want 3 diagnostics of 3 lines:\n%s", len(lines), err)
+	}
+}
+
+// TestConfigPolicyFileDiagnostics: lint findings of a policy file come back
+// at their line in that file, warnings in Config.Warnings, errors in the
+// ConfigError.
+func TestConfigPolicyFileDiagnostics(t *testing.T) {
+	const src = `
+policy "open" {
+  file = "open.xml"
+}
+listener "m" {
+  address = "127.0.0.1:0"
+  policy  = "open"
+}
+`
+	open := "<cross-domain-policy>\n  <allow-access-from domain=\"*\" to-ports=\"*\"/>\n</cross-domain-policy>\n"
+	path := writeConfig(t, src, map[string]string{"open.xml": open})
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml := filepath.Join(filepath.Dir(path), "open.xml")
+	if len(cfg.Warnings) != 1 || !strings.HasPrefix(cfg.Warnings[0], xml+":2:") ||
+		!strings.Contains(cfg.Warnings[0], ": warning: ") ||
+		!strings.Contains(cfg.Warnings[0], "\n    2 |   <allow-access-from") {
+		t.Errorf("Warnings = %q", cfg.Warnings)
+	}
+
+	bad := "<cross-domain-policy>\n  <allow-access-from domain=\"*\"/>\n</cross-domain-policy>\n"
+	path = writeConfig(t, src, map[string]string{"open.xml": bad})
+	_, err = LoadConfig(path)
+	xml = filepath.Join(filepath.Dir(path), "open.xml")
+	if err == nil || !strings.HasPrefix(err.Error(), xml+":2:") {
+		t.Errorf("err = %v, want a finding at %s:2", err, xml)
+	}
+
+	path = writeConfig(t, src, nil)
+	_, err = LoadConfig(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+":2:1: ") || !strings.Contains(err.Error(), "open.xml") {
+		t.Errorf("err = %v, want the missing file reported at the policy block", err)
 	}
 }
 

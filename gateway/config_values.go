@@ -5,19 +5,25 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 )
 
-// Value syntax of the config: addresses, sizes, policy ports and domains, and
-// the HCL functions env() and file().
+// Values of the config: the attribute readers of cfgDecoder, the syntax of
+// addresses, sizes, policy ports and domains, and the HCL functions env() and
+// file().
 
 // cfgAddrKind says what an address is for.
 type cfgAddrKind int
@@ -288,4 +294,265 @@ func cfgOSErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Attribute readers. Each helper sets *dst only when the attribute is present, non-null and
+// valid, and returns the attribute's expression range and whether it was
+// present and valid. A null value counts as absent (the default applies).
+
+func (d *cfgDecoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
+	c, diags := b.Body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	if c == nil {
+		c = &hcl.BodyContent{}
+	}
+	if c.Attributes == nil {
+		c.Attributes = hcl.Attributes{}
+	}
+	return c
+}
+
+// given reports whether the attribute is set to something other than null
+// (valid or not). Its diagnostics were already reported by the helper that
+// read it, so they are dropped here.
+func (d *cfgDecoder) given(attrs hcl.Attributes, name string) bool {
+	attr, ok := attrs[name]
+	if !ok {
+		return false
+	}
+	v, diags := attr.Expr.Value(d.ctx)
+	return diags.HasErrors() || !v.IsNull()
+}
+
+func (d *cfgDecoder) missing(b *hcl.Block, key, owner string) {
+	d.errorf(b.DefRange, "", "missing %q in %s", key, owner)
+}
+
+func (d *cfgDecoder) ref(kind, name, owner string, rng hcl.Range) {
+	if name == "" {
+		d.errorf(rng, "", "empty %s name in %s", kind, owner)
+		return
+	}
+	d.refs = append(d.refs, cfgRef{kind: kind, name: name, owner: owner, rng: rng})
+}
+
+// value evaluates the attribute named name, converted to ty.
+func (d *cfgDecoder) value(attrs hcl.Attributes, name string, ty cty.Type, what string) (cty.Value, hcl.Range, bool) {
+	attr, ok := attrs[name]
+	if !ok {
+		return cty.NilVal, hcl.Range{}, false
+	}
+	rng := attr.Expr.Range()
+	v, diags := attr.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return cty.NilVal, rng, false
+	}
+	if v.IsNull() {
+		return cty.NilVal, rng, false
+	}
+	if !v.IsWhollyKnown() {
+		d.errorf(rng, "", "%s: value is not known", name)
+		return cty.NilVal, rng, false
+	}
+	if ty == cty.DynamicPseudoType {
+		return v, rng, true
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		d.errorf(rng, err.Error(), "invalid %s: %s required", name, what)
+		return cty.NilVal, rng, false
+	}
+	if cv.IsNull() || !cv.IsWhollyKnown() {
+		d.errorf(rng, "", "invalid %s: %s required", name, what)
+		return cty.NilVal, rng, false
+	}
+	return cv, rng, true
+}
+
+func (d *cfgDecoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.String, "a string")
+	if !ok {
+		return rng, false
+	}
+	*dst = v.AsString()
+	return rng, true
+}
+
+func (d *cfgDecoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+	var p string
+	rng, ok := d.str(attrs, name, &p)
+	if !ok {
+		return rng, false
+	}
+	if p == "" {
+		d.errorf(rng, "", "empty %s", name)
+		return rng, false
+	}
+	*dst = cfgResolvePath(d.dir, p)
+	return rng, true
+}
+
+func (d *cfgDecoder) enum(attrs hcl.Attributes, name string, dst *string, allowed ...string) (hcl.Range, bool) {
+	var s string
+	rng, ok := d.str(attrs, name, &s)
+	if !ok {
+		return rng, false
+	}
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return rng, true
+		}
+	}
+	quoted := make([]string, 0, len(allowed))
+	for _, a := range allowed {
+		quoted = append(quoted, fmt.Sprintf("%q", a))
+	}
+	d.errorf(rng, "", "invalid %s %q: must be one of %s", name, s, strings.Join(quoted, ", "))
+	return rng, false
+}
+
+func (d *cfgDecoder) duration(attrs hcl.Attributes, name string, dst *time.Duration) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	if v.Type() != cty.String {
+		d.errorf(rng, "write durations as strings with a unit, e.g. \"300ms\", \"30s\", \"5m\"", "invalid duration for %s: string required", name)
+		return rng, false
+	}
+	s := v.AsString()
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(rng, err.Error(), "invalid duration %q for %s", s, name)
+		return rng, false
+	}
+	if dur < 0 {
+		d.errorf(rng, "must not be negative", "invalid duration %q for %s", s, name)
+		return rng, false
+	}
+	*dst = dur
+	return rng, true
+}
+
+func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	var n int64
+	switch v.Type() {
+	case cty.Number:
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		if !bf.IsInt() || acc != big.Exact || i < 0 {
+			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", bf.Text('g', 10), name)
+			return rng, false
+		}
+		n = i
+	case cty.String:
+		var err error
+		n, err = cfgParseSize(v.AsString())
+		if err != nil {
+			d.errorf(rng, err.Error(), "invalid size %q for %s", v.AsString(), name)
+			return rng, false
+		}
+	default:
+		d.errorf(rng, "a size is a number of bytes or a string such as \"64KiB\"", "invalid size for %s", name)
+		return rng, false
+	}
+	if n == 0 {
+		d.errorf(rng, "must be positive", "invalid size 0 for %s", name)
+		return rng, false
+	}
+	*dst = n
+	return rng, true
+}
+
+func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.Number, "a number")
+	if !ok {
+		return rng, false
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != big.Exact {
+		d.errorf(rng, "", "invalid %s %s: whole number required", name, bf.Text('g', 10))
+		return rng, false
+	}
+	if i < int64(lo) || i > int64(hi) {
+		d.errorf(rng, "", "invalid %s %d: must be between %d and %d", name, i, lo, hi)
+		return rng, false
+	}
+	*dst = int(i)
+	return rng, true
+}
+
+func (d *cfgDecoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.Bool, "true or false")
+	if !ok {
+		return rng, false
+	}
+	*dst = v.True()
+	return rng, true
+}
+
+// strList reads a list of strings; with single, a lone string is a list of one.
+func (d *cfgDecoder) strList(attrs hcl.Attributes, name string, dst *[]string, single bool) (hcl.Range, bool) {
+	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
+	if !ok {
+		return rng, false
+	}
+	if single && v.Type() == cty.String {
+		*dst = []string{v.AsString()}
+		return rng, true
+	}
+	what := "a list of strings"
+	if single {
+		what = "a string or a list of strings"
+	}
+	lv, err := convert.Convert(v, cty.List(cty.String))
+	if err != nil || lv.IsNull() || !lv.IsWhollyKnown() {
+		d.errorf(rng, "", "invalid %s: %s required", name, what)
+		return rng, false
+	}
+	out := []string{}
+	for it := lv.ElementIterator(); it.Next(); {
+		_, ev := it.Element()
+		if ev.IsNull() {
+			d.errorf(rng, "", "invalid %s: null element in list", name)
+			return rng, false
+		}
+		out = append(out, ev.AsString())
+	}
+	*dst = out
+	return rng, true
+}
+
+func (d *cfgDecoder) address(attrs hcl.Attributes, name string, dst *string, kind cfgAddrKind) (hcl.Range, bool) {
+	var s string
+	rng, ok := d.str(attrs, name, &s)
+	if !ok {
+		return rng, false
+	}
+	if err := cfgCheckAddress(s, kind); err != nil {
+		d.errorf(rng, err.Error(), "invalid %s %q", name, s)
+		return rng, false
+	}
+	*dst = s
+	return rng, true
+}
+
+// cfgResolvePath makes p absolute, relative to dir.
+func cfgResolvePath(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+// cfgPos is "FILE:LINE:COL" of r's start.
+func cfgPos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
