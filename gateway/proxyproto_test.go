@@ -1,0 +1,448 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// v2Hex is a PROXY v2 header for TCP4 203.0.113.7:51234 → 192.0.2.1:9000,
+// written out byte by byte from the specification.
+const v2Hex = "0d0a0d0a000d0a515549540a" + // signature
+	"21" + "11" + "000c" + // v2 PROXY, TCP over IPv4, 12 bytes
+	"cb007107" + "c0000201" + "c822" + "2328"
+
+func TestParseProxyHeader(t *testing.T) {
+	v2, _ := hex.DecodeString(v2Hex)
+	src4 := netip.MustParseAddrPort("203.0.113.7:51234")
+	dst4 := netip.MustParseAddrPort("192.0.2.1:9000")
+	tests := []struct {
+		name    string
+		version string
+		in      string
+		src     netip.AddrPort
+		local   bool
+		n       int
+		err     error // nil, errProxyShort or ErrProxyHeader
+	}{
+		{"v1 tcp4", "v1", "PROXY TCP4 203.0.113.7 192.0.2.1 51234 9000\r\nhello", src4, false, 45, nil},
+		{"v1 tcp6", "v1", "PROXY TCP6 2001:db8::1 2001:db8::2 1 65535\r\n", netip.MustParseAddrPort("[2001:db8::1]:1"), false, 44, nil},
+		{"v1 unknown", "v1", "PROXY UNKNOWN\r\n", netip.AddrPort{}, true, 15, nil},
+		{"v1 unknown with addresses", "v1", "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\nX", netip.AddrPort{}, true, 35, nil},
+		{"v1 partial", "v1", "PROXY TCP4 203.0.113.7 192.0", netip.AddrPort{}, false, 0, errProxyShort},
+		{"v1 partial signature", "v1", "PRO", netip.AddrPort{}, false, 0, errProxyShort},
+		{"v1 cr at end", "v1", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r", netip.AddrPort{}, false, 0, errProxyShort},
+		{"v1 not proxy", "v1", "GET / HTTP/1.1\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 policy request", "v1", "<policy-file-request/>\x00", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 family mismatch", "v1", "PROXY TCP4 2001:db8::1 192.0.2.1 1 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 port too big", "v1", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 leading zero port", "v1", "PROXY TCP4 1.2.3.4 5.6.7.8 080 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 missing field", "v1", "PROXY TCP4 1.2.3.4 5.6.7.8 80\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 double space", "v1", "PROXY TCP4  1.2.3.4 5.6.7.8 80 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 bare LF", "v1", "PROXY TCP4 1.2.3.4 5.6.7.8 80 2\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 too long", "v1", "PROXY UNKNOWN " + strings.Repeat("x", 100), netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 udp", "v1", "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v2 tcp4", "v2", string(v2) + "data", src4, false, 28, nil},
+		{"v2 partial fixed", "v2", string(v2[:14]), netip.AddrPort{}, false, 0, errProxyShort},
+		{"v2 partial addresses", "v2", string(v2[:20]), netip.AddrPort{}, false, 0, errProxyShort},
+		{"v2 local", "v2", string(proxyV2Sig) + "\x20\x00\x00\x00", netip.AddrPort{}, true, 16, nil},
+		{"v2 unix family", "v2", string(proxyV2Sig) + "\x21\x31\x00\x02ab", netip.AddrPort{}, true, 18, nil},
+		{"v2 tlv after addresses", "v2", string(proxyV2Sig) + "\x21\x11\x00\x0f" + string(v2[16:28]) + "\x04\x00\x00", src4, false, 31, nil},
+		{"v2 bad version", "v2", string(proxyV2Sig) + "\x11\x11\x00\x0c" + string(v2[16:28]), netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v2 bad command", "v2", string(proxyV2Sig) + "\x22\x11\x00\x0c" + string(v2[16:28]), netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v2 short ipv4", "v2", string(proxyV2Sig) + "\x21\x11\x00\x04abcd", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v2 huge", "v2", string(proxyV2Sig) + "\x21\x11\xff\xff", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v2 wrong signature", "v2", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n", netip.AddrPort{}, false, 0, ErrProxyHeader},
+		{"v1 listener gets v2", "v1", string(v2), netip.AddrPort{}, false, 0, ErrProxyHeader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, n, err := parseProxyHeader([]byte(tt.in), tt.version)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tt.n || h.Local != tt.local || h.Src != tt.src {
+				t.Fatalf("got %+v n=%d, want src %v local %v n=%d", h, n, tt.src, tt.local, tt.n)
+			}
+			if tt.name == "v1 tcp4" || tt.name == "v2 tcp4" {
+				if h.Dst != dst4 {
+					t.Fatalf("dst %v, want %v", h.Dst, dst4)
+				}
+			}
+		})
+	}
+}
+
+func TestAppendProxyHeaderRoundTrip(t *testing.T) {
+	v2, _ := hex.DecodeString(v2Hex)
+	src4 := netip.MustParseAddrPort("203.0.113.7:51234")
+	dst4 := netip.MustParseAddrPort("192.0.2.1:9000")
+	if got := appendProxyHeader(nil, "v2", src4, dst4); !bytes.Equal(got, v2) {
+		t.Fatalf("v2 header\n%x\nwant\n%x", got, v2)
+	}
+	if got, want := string(appendProxyHeader(nil, "v1", src4, dst4)), "PROXY TCP4 203.0.113.7 192.0.2.1 51234 9000\r\n"; got != want {
+		t.Fatalf("v1 header %q, want %q", got, want)
+	}
+	pairs := [][2]netip.AddrPort{
+		{src4, dst4},
+		{netip.MustParseAddrPort("[2001:db8::1]:1"), netip.MustParseAddrPort("[2001:db8::2]:65535")},
+		{netip.MustParseAddrPort("[::ffff:10.1.2.3]:7"), dst4}, // mapped: sent as IPv4
+		{src4, netip.MustParseAddrPort("[2001:db8::2]:80")},    // mixed: sent as IPv6
+	}
+	for _, v := range []string{"v1", "v2"} {
+		for _, p := range pairs {
+			b := appendProxyHeader(nil, v, p[0], p[1])
+			h, n, err := parseProxyHeader(b, v)
+			if err != nil || n != len(b) {
+				t.Fatalf("%s %v: parse %q: n=%d err=%v", v, p, b, n, err)
+			}
+			if h.Src.Addr().Unmap() != p[0].Addr().Unmap() || h.Src.Port() != p[0].Port() ||
+				h.Dst.Addr().Unmap() != p[1].Addr().Unmap() || h.Dst.Port() != p[1].Port() {
+				t.Fatalf("%s %v: round trip gave %+v", v, p, h)
+			}
+		}
+		b := appendProxyHeader(nil, v, netip.AddrPort{}, dst4)
+		if h, _, err := parseProxyHeader(b, v); err != nil || !h.Local {
+			t.Fatalf("%s without address: %q → %+v, %v", v, b, h, err)
+		}
+	}
+}
+
+// FuzzProxyHeader checks that the parser never panics, never claims more
+// bytes than it was given, and that what it accepts re-encodes to a header
+// that parses to the same addresses. The seed corpus is in
+// testdata/fuzz/FuzzProxyHeader.
+func FuzzProxyHeader(f *testing.F) {
+	v2, _ := hex.DecodeString(v2Hex)
+	f.Add([]byte("PROXY TCP4 203.0.113.7 192.0.2.1 51234 9000\r\nhello"), false)
+	f.Add([]byte("PROXY TCP6 2001:db8::1 2001:db8::2 1 65535\r\n"), false)
+	f.Add([]byte("PROXY UNKNOWN\r\n"), false)
+	f.Add(v2, true)
+	f.Add(append([]byte(nil), proxyV2Sig...), true)
+	f.Fuzz(func(t *testing.T, b []byte, v2 bool) {
+		version := "v1"
+		if v2 {
+			version = "v2"
+		}
+		h, n, err := parseProxyHeader(b, version)
+		if err != nil {
+			if n != 0 {
+				t.Fatalf("error %v with n=%d", err, n)
+			}
+			if !errors.Is(err, errProxyShort) && !errors.Is(err, ErrProxyHeader) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("n=%d for %d bytes", n, len(b))
+		}
+		if version == "v1" && n > proxyV1Max {
+			t.Fatalf("v1 header of %d bytes", n)
+		}
+		// Only the header's own bytes decide: more after it changes nothing.
+		h2, n2, err2 := parseProxyHeader(append(b[:n:n], "trailing"...), version)
+		if err2 != nil || n2 != n || h2 != h {
+			t.Fatalf("trailing bytes changed the parse: %+v %d %v", h2, n2, err2)
+		}
+		if h.Local {
+			return
+		}
+		re := appendProxyHeader(nil, version, h.Src, h.Dst)
+		h3, _, err := parseProxyHeader(re, version)
+		if err != nil || h3 != h {
+			t.Fatalf("re-encoded %q parses to %+v, %v; want %+v", re, h3, err, h)
+		}
+	})
+}
+
+// proxyBackend accepts connections, reads a PROXY header of version and
+// reports it with everything that follows until EOF.
+type proxyReport struct {
+	hdr  proxyHeader
+	data []byte
+	err  error
+}
+
+func startProxyBackend(t *testing.T, version string) (string, chan proxyReport) {
+	t.Helper()
+	ch := make(chan proxyReport, 16)
+	addr := startBackend(t, func(c *net.TCPConn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		h, err := readProxyHeader(c, version)
+		if err != nil {
+			ch <- proxyReport{err: err}
+			return
+		}
+		var data []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			data = append(data, buf[:n]...)
+			_, _ = c.Write(buf[:n]) // echo, so clients can see their bytes went through
+			if err != nil {
+				break
+			}
+		}
+		ch <- proxyReport{hdr: h, data: data}
+	})
+	return addr, ch
+}
+
+func recvReport(t *testing.T, ch chan proxyReport) proxyReport {
+	t.Helper()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("backend: %v", r.err)
+		}
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("backend got nothing")
+	}
+	return proxyReport{}
+}
+
+// TestProxyProtocolBothDirections sends real header bytes to a PROXY
+// listener, with the client's first data in the same write, and checks the
+// backend receives its own PROXY header carrying the real client address,
+// then every client byte in order.
+func TestProxyProtocolBothDirections(t *testing.T) {
+	for _, tc := range []struct{ in, out string }{{"v1", "v2"}, {"v2", "v1"}, {"v2", "v2"}, {"v1", "v1"}} {
+		t.Run(tc.in+"-to-"+tc.out, func(t *testing.T) {
+			baddr, reports := startProxyBackend(t, tc.out)
+			cfg := testConfig()
+			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: tc.out}}
+			l := testListener("pp", "", "b")
+			l.ProxyProtocol = tc.in
+			cfg.Listeners = []*ListenerConfig{l}
+			gw, logs, _ := startGateway(t, cfg)
+			real := netip.MustParseAddrPort("198.51.100.23:40123")
+			dst := netip.MustParseAddrPort("192.0.2.80:9000")
+			c := dial(t, gw.Addr("pp"))
+			payload := "<policy-file-request/>\x00 and then data"
+			msg := append(appendProxyHeader(nil, tc.in, real, dst), payload...)
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(payload))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != payload {
+				t.Fatalf("echo %q, %v", got, err)
+			}
+			c.CloseWrite()
+			r := recvReport(t, reports)
+			if r.hdr.Src != real || r.hdr.Dst != dst {
+				t.Fatalf("backend header %+v, want %v → %v", r.hdr, real, dst)
+			}
+			if string(r.data) != payload {
+				t.Fatalf("backend data %q, want %q", r.data, payload)
+			}
+			c.Close()
+			waitFor(t, func() bool { return strings.Contains(logs.String(), `"client":"198.51.100.23:40123"`) },
+				"summary line with the real client address")
+		})
+	}
+}
+
+// TestProxyProtocolLocalKeepsPeer: LOCAL (v2) and UNKNOWN (v1) keep the TCP
+// peer's address, which is then what the backend is told.
+func TestProxyProtocolLocalKeepsPeer(t *testing.T) {
+	for _, v := range []string{"v1", "v2"} {
+		t.Run(v, func(t *testing.T) {
+			baddr, reports := startProxyBackend(t, "v1")
+			cfg := testConfig()
+			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: "v1"}}
+			l := testListener("pp", "", "b")
+			l.ProxyProtocol = v
+			cfg.Listeners = []*ListenerConfig{l}
+			gw, _, _ := startGateway(t, cfg)
+			c := dial(t, gw.Addr("pp"))
+			c.Write(append(appendProxyHeader(nil, v, netip.AddrPort{}, netip.AddrPort{}), "x"...))
+			c.CloseWrite()
+			io.ReadAll(c)
+			r := recvReport(t, reports)
+			if want := netip.MustParseAddrPort(c.LocalAddr().String()); r.hdr.Src != want {
+				t.Fatalf("backend told %v, want the peer %v", r.hdr.Src, want)
+			}
+		})
+	}
+}
+
+func TestProxyProtocolBadHeaderRejected(t *testing.T) {
+	baddr := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
+	l := testListener("pp", "", "b")
+	l.ProxyProtocol = "v2"
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, logs, _ := startGateway(t, cfg)
+	for _, send := range []string{"hello, no header here", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"} {
+		c := dial(t, gw.Addr("pp"))
+		c.Write([]byte(send))
+		if b, _ := io.ReadAll(c); len(b) != 0 {
+			t.Fatalf("got %q from a connection with a bad header", b)
+		}
+	}
+	waitFor(t, func() bool {
+		return gw.status().Listeners[0].Rejections[rejectProxyHeader] == 2
+	}, "2 proxy_header rejections")
+	if !strings.Contains(logs.String(), "connection rejected") {
+		t.Errorf("no rejection logged:\n%s", logs)
+	}
+}
+
+// TestProxyProtocolPerIPLimitUsesRealAddress: behind a balancer every
+// connection comes from one peer; the per-IP limit applies to the address
+// in the header.
+func TestProxyProtocolPerIPLimitUsesRealAddress(t *testing.T) {
+	baddr := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
+	l := testListener("pp", "", "b")
+	l.ProxyProtocol = "v1"
+	l.MaxConnectionsPerIP = 1
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, _, _ := startGateway(t, cfg)
+	open := func(src string) *net.TCPConn {
+		c := dial(t, gw.Addr("pp"))
+		hdr := appendProxyHeader(nil, "v1", netip.MustParseAddrPort(src), netip.MustParseAddrPort("192.0.2.1:9000"))
+		c.Write(append(hdr, "ping"...))
+		return c
+	}
+	echoes := func(c *net.TCPConn) bool {
+		buf := make([]byte, 4)
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err := io.ReadFull(c, buf)
+		return err == nil && string(buf) == "ping"
+	}
+	a1, b1 := open("198.51.100.1:1000"), open("198.51.100.2:1000")
+	if !echoes(a1) || !echoes(b1) {
+		t.Fatal("two different real clients: both should be served")
+	}
+	a2 := open("198.51.100.1:1001")
+	if echoes(a2) {
+		t.Fatal("second connection from 198.51.100.1 was served despite max_connections_per_ip = 1")
+	}
+	if n := gw.status().Listeners[0].Rejections[rejectMaxPerIP]; n != 1 {
+		t.Fatalf("max_connections_per_ip rejections = %d, want 1", n)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHAProxySendProxyV2 puts Debian's haproxy in front of flashgate and
+// behind it: haproxy (send-proxy-v2) → flashgate listener (proxy v2) →
+// flashgate backend (proxy v2) → haproxy (accept-proxy, send-proxy v1) →
+// test backend. The test backend must see the test client's own address
+// and port, carried through both hops.
+func TestHAProxySendProxyV2(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		bin = "/usr/sbin/haproxy"
+		if _, err := os.Stat(bin); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("haproxy not installed (.ci/install-peers installs it)")
+			}
+			t.Skip("SKIPPED LOUDLY: haproxy not installed; apt-get install haproxy to run this interop test")
+		}
+	}
+	baddr, reports := startProxyBackend(t, "v1")
+	// Reserve ports for haproxy's two frontends.
+	front, back := freePort(t), freePort(t)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "hap", Address: []string{back}, ConnectTimeout: time.Second, ProxyProtocol: "v2"}}
+	l := testListener("pp", "", "hap")
+	l.ProxyProtocol = "v2"
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, _, _ := startGateway(t, cfg)
+
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`global
+  log stderr format raw local0
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client 10s
+  timeout server 10s
+frontend in
+  bind %s
+  default_backend to_flashgate
+backend to_flashgate
+  server fg %s send-proxy-v2
+frontend from_flashgate
+  bind %s accept-proxy
+  default_backend to_test
+backend to_test
+  server tb %s send-proxy
+`, front, gw.Addr("pp"), back, baddr)
+	cf := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-db", "-f", cf)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var c net.Conn
+	waitFor(t, func() bool {
+		c, err = net.Dial("tcp", front)
+		return err == nil
+	}, "haproxy to listen")
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("through haproxy")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("through haproxy"))
+	if _, err := io.ReadFull(bufio.NewReader(c), got); err != nil {
+		t.Fatalf("echo through haproxy: %v\nhaproxy output:\n%s", err, out.String())
+	}
+	c.(*net.TCPConn).CloseWrite()
+	r := recvReport(t, reports)
+	if want := netip.MustParseAddrPort(c.LocalAddr().String()); r.hdr.Src != want {
+		t.Fatalf("test backend sees %v, want the client %v", r.hdr.Src, want)
+	}
+	if string(r.data) != "through haproxy" {
+		t.Fatalf("data %q", r.data)
+	}
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
