@@ -42,7 +42,7 @@ type listener struct {
 	mu     sync.Mutex
 	perIP  map[netip.Addr]int
 
-	rejectLogged    atomic.Int64 // unixnano of the last rejection logged
+	rejectLogged     atomic.Int64 // unixnano of the last rejection logged
 	rejectSuppressed atomic.Int64 // rejections not logged since
 }
 
