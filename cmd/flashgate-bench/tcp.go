@@ -27,6 +27,16 @@ type worker func(ctx context.Context, id int, deadline time.Time, c *counters) [
 
 type counters struct {
 	ops, errs, bytes atomic.Int64
+	firstErr         atomic.Pointer[string]
+}
+
+// fail counts an error and keeps the first one for the result's note.
+func (c *counters) fail(err error) {
+	c.errs.Add(1)
+	if err != nil {
+		s := err.Error()
+		c.firstErr.CompareAndSwap(nil, &s)
+	}
 }
 
 // runWorkers runs n workers for d and collects their results.
@@ -52,6 +62,9 @@ func runWorkers(ctx context.Context, n int, d time.Duration, w worker) (Result, 
 	wg.Wait()
 	secs := time.Since(start).Seconds()
 	r := Result{Conns: n, Seconds: secs, Ops: c.ops.Load(), Errors: c.errs.Load()}
+	if e := c.firstErr.Load(); e != nil {
+		r.Note = "first error: " + *e
+	}
 	r.OpsPerSec = float64(r.Ops) / secs
 	if b := c.bytes.Load(); b > 0 {
 		r.MBPerSec = float64(b) / secs / 1e6
@@ -125,7 +138,10 @@ func runConnRate(ctx context.Context, o options) (Result, error) {
 			t0 := time.Now()
 			conn, err := dialTCP(ctx, o.target)
 			if err != nil {
-				c.errs.Add(1)
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					break // the run ended during the dial
+				}
+				c.fail(err)
 				backoff(ctx)
 				continue
 			}
@@ -135,8 +151,11 @@ func runConnRate(ctx context.Context, o options) (Result, error) {
 				_, err = io.ReadFull(conn, back)
 			}
 			conn.Close()
-			if err != nil || !bytes.Equal(back, msg) {
-				c.errs.Add(1)
+			if err == nil && !bytes.Equal(back, msg) {
+				err = fmt.Errorf("echo returned %q", back)
+			}
+			if err != nil {
+				c.fail(err)
 				continue
 			}
 			c.ops.Add(1)
@@ -295,7 +314,10 @@ func runPolicy(ctx context.Context, o options) (Result, error) {
 			t0 := time.Now()
 			conn, err := dialTCP(ctx, o.target)
 			if err != nil {
-				c.errs.Add(1)
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					break // the run ended during the dial
+				}
+				c.fail(err)
 				backoff(ctx)
 				continue
 			}
@@ -367,7 +389,10 @@ func runTLS(ctx context.Context, o options) (Result, error) {
 			t0 := time.Now()
 			conn, err := dialTCP(ctx, o.target)
 			if err != nil {
-				c.errs.Add(1)
+				if ctx.Err() != nil || !time.Now().Before(deadline) {
+					break // the run ended during the dial
+				}
+				c.fail(err)
 				backoff(ctx)
 				continue
 			}
@@ -375,6 +400,9 @@ func runTLS(ctx context.Context, o options) (Result, error) {
 			tc := tls.Client(conn, cfg)
 			err = tc.HandshakeContext(ctx)
 			tc.Close()
+			if err != nil && (ctx.Err() != nil || !time.Now().Before(deadline)) {
+				break
+			}
 			if err != nil {
 				c.errs.Add(1)
 				backoff(ctx)

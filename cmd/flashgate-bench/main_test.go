@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServe runs "serve -mode MODE" on a free loopback port.
+func startServe(t *testing.T, mode string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, options{mode: mode, listen: addr}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("serve %s did not start", mode)
+	return ""
+}
+
+func TestModesAgainstBuiltinBackends(t *testing.T) {
+	echo := startServe(t, "echo")
+	discard := startServe(t, "discard")
+	policy := startServe(t, "policy")
+	tests := []struct {
+		mode, target string
+		extra        []string
+		check        func(Result) bool
+	}{
+		{"connrate", echo, nil, func(r Result) bool { return r.Ops > 0 && r.P99ms > 0 && r.Errors == 0 }},
+		{"latency", echo, []string{"-rate", "200"}, func(r Result) bool { return r.Ops > 0 && r.P50ms > 0 }},
+		{"throughput", discard, nil, func(r Result) bool { return r.MBPerSec > 0 }},
+		{"policy", policy, nil, func(r Result) bool { return r.Ops > 0 && r.Errors == 0 }},
+		{"xml", echo, nil, func(r Result) bool { return r.Ops > 0 && r.Errors == 0 }},
+		{"idle", echo, []string{"-conns", "20"}, func(r Result) bool { return r.Conns == 20 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{tt.mode, "-target", tt.target, "-duration", "300ms", "-json", "-label", "t"}, tt.extra...)
+			if code := run(args, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var r Result
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+				t.Fatalf("output %q: %v", out.String(), err)
+			}
+			if r.Mode != tt.mode || r.Label != "t" || !tt.check(r) {
+				t.Fatalf("implausible result: %+v", r)
+			}
+		})
+	}
+}
+
+func TestPolicyModeCountsBadAnswers(t *testing.T) {
+	echo := startServe(t, "echo") // echoes the request: it ends in NUL but the server never closes
+	var out, errb bytes.Buffer
+	code := run([]string{"policy", "-target", echo, "-duration", "200ms", "-json", "-conns", "1"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r Result
+	json.Unmarshal(out.Bytes(), &r)
+	if r.Ops != 0 {
+		t.Fatalf("counted %d answers from an echo that never closes", r.Ops)
+	}
+}
+
+func TestReport(t *testing.T) {
+	in := strings.Join([]string{
+		`{"mode":"throughput","label":"direct","seconds":1,"mb_per_sec":1000}`,
+		`{"mode":"throughput","label":"flashgate","seconds":1,"mb_per_sec":800}`,
+		`{"mode":"throughput","label":"flashgate","seconds":1,"mb_per_sec":900}`,
+		`{"mode":"throughput","label":"flashgate","seconds":1,"mb_per_sec":700}`,
+		`{"mode":"throughput","label":"haproxy","seconds":1,"mb_per_sec":400}`,
+		`{"mode":"idle","label":"flashgate","seconds":1,"rss_per_conn_kb":4}`,
+		`{"mode":"idle","label":"nginx","seconds":1,"rss_per_conn_kb":8}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := report(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"haproxy", "2.00x", "0.80x", "nginx"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"throughput", "-duration", "0s"}, &out, &errb); code != 2 {
+		t.Fatalf("zero duration: exit %d", code)
+	}
+	if code := run([]string{"nosuchmode"}, &out, &errb); code != 2 {
+		t.Fatalf("unknown mode: exit %d", code)
+	}
+}
