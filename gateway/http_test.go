@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -259,5 +261,59 @@ func TestServerSpeaksFirstOnMultiplexedListener(t *testing.T) {
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
 		t.Errorf("greeting after %v, want about sniff_timeout", d)
+	}
+}
+
+// TestServerSpeaksFirstWithSocat: a real speaking-first server (socat
+// running a shell that greets like POP3, then echoes) behind a multiplexed
+// listener, with socat as the client that waits for the greeting.
+func TestServerSpeaksFirstWithSocat(t *testing.T) {
+	socat, err := exec.LookPath("socat")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("socat is missing (.ci/install-peers installs it)")
+		}
+		t.Skip("SKIPPED LOUDLY: socat not installed; speaking-first server not tested with real peers")
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	srv := exec.Command(socat, fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork", port), "SYSTEM:echo +OK POP3 ready; cat")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	gw, logs, stop := startGateway(t, httpConfig(addr))
+	cl := exec.Command(socat, "-T", "5", "-", "TCP:"+gw.Addr("mux").String())
+	in, _ := cl.StdinPipe()
+	outp, _ := cl.StdoutPipe()
+	if err := cl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Process.Kill(); cl.Wait() })
+	out := bufio.NewReader(outp)
+	start := time.Now()
+	line, err := out.ReadString('\n')
+	if err != nil || line != "+OK POP3 ready\n" {
+		t.Fatalf("greeting %q, %v", line, err)
+	}
+	t.Logf("greeting after %v (sniff_timeout %v)", time.Since(start), 300*time.Millisecond)
+	io.WriteString(in, "QUIT\n")
+	if line, err = out.ReadString('\n'); err != nil || line != "QUIT\n" {
+		t.Fatalf("echo %q, %v", line, err)
+	}
+	in.Close()
+	cl.Wait()
+	stop()
+	if !strings.Contains(logs.String(), `"kind":"silent"`) {
+		t.Errorf("not routed as silent:\n%s", logs.String())
 	}
 }
