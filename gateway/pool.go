@@ -119,26 +119,31 @@ func (s *server) state() serverState {
 
 // candidates returns the servers in the order a dial should try them:
 // healthy ones first, in balance order, then the down ones (tried only when
-// every healthy one failed).
+// every healthy one failed). Round robin rotates over the healthy servers
+// only, so a down server's turns are spread evenly over the others.
 func (b *backend) candidates() []*server {
 	n := len(b.servers)
 	out := make([]*server, 0, n)
 	if n == 0 {
 		return out
 	}
-	start := int(b.next.Add(1)-1) % n
 	var down []*server
-	for i := range n {
-		s := b.servers[(start+i)%n]
+	for _, s := range b.servers {
 		if s.up() {
 			out = append(out, s)
 		} else {
 			down = append(down, s)
 		}
 	}
-	if b.cfg.Balance == balanceLeastConn && len(out) > 1 {
-		// Stable: equal loads keep the rotation, so ties are spread.
-		sort.SliceStable(out, func(i, j int) bool { return out[i].active.Load() < out[j].active.Load() })
+	if len(out) > 1 {
+		start := int(b.next.Add(1)-1) % len(out)
+		rotated := make([]*server, 0, n)
+		rotated = append(append(rotated, out[start:]...), out[:start]...)
+		out = rotated
+		if b.cfg.Balance == balanceLeastConn {
+			// Stable: equal loads keep the rotation, so ties are spread.
+			sort.SliceStable(out, func(i, j int) bool { return out[i].active.Load() < out[j].active.Load() })
+		}
 	}
 	return append(out, down...)
 }
