@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
-		"testing"
+	"testing"
 	"time"
 )
 
