@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeTestCert writes a self-signed certificate for names, valid for days.
+func writeTestCert(t *testing.T, dir string, days int, names ...string) string {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: names[0]},
+		Issuer:       pkix.Name{CommonName: "flashgate test CA"},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Duration(days)*24*time.Hour + time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, names[0]+".pem")
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestStatusPageInChromium renders the status page in headless Chromium,
+// takes a screenshot and checks the page's key numbers in the DOM.
+// FLASHGATE_UPDATE_SCREENSHOT=1 also copies the screenshot to
+// examples/status-page.png (the README's picture).
+func TestStatusPageInChromium(t *testing.T) {
+	chromium := ""
+	for _, c := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(c); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not installed (.ci/install-peers installs it)")
+		}
+		t.Skip("SKIPPED LOUDLY: chromium not installed; apt-get install chromium to render the status page")
+	}
+	dir := t.TempDir()
+	echo := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
+	cfg.Backends = []*BackendConfig{
+		{Name: "chat", Address: []string{echo, freePort(t)}, ConnectTimeout: time.Second},
+		{Name: "lobby", Builtin: "echo"},
+	}
+	chat := testListener("chat", "games", "chat")
+	chat.MaxConnections = 100
+	chat.TLS = &ListenerTLS{CertFile: writeTestCert(t, dir, 80, "chat.example.com", "www.chat.example.com")}
+	lobby := testListener("lobby", "games", "lobby")
+	lobby.TLS = &ListenerTLS{CertFile: writeTestCert(t, dir, 9, "lobby.example.com")}
+	cfg.Listeners = []*ListenerConfig{chat, lobby, testListener("master", "games", "")}
+	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:55555", Backend: "chat", MaxSessions: 10000}}
+	gw, _, _ := startGateway(t, cfg)
+
+	// 7 relayed connections open on chat (one of them fails over past the
+	// dead server, which is then down), 2 on lobby, a policy answer.
+	for range 7 {
+		c := dial(t, gw.Addr("chat"))
+		c.Write([]byte("hi"))
+		io.ReadFull(c, make([]byte, 2))
+	}
+	for range 2 {
+		c := dial(t, gw.Addr("lobby"))
+		c.Write([]byte("hi"))
+		io.ReadFull(c, make([]byte, 2))
+	}
+	p := dial(t, gw.Addr("master"))
+	p.Write(policyRequest)
+	io.ReadAll(p)
+	u := gw.udpMetrics("voice", "127.0.0.1:55555")
+	for range 3 {
+		u.SessionOpened()
+	}
+	waitFor(t, func() bool { return gw.status().TotalActive == 9 }, "9 active")
+
+	url := "http://" + gw.AdminAddr().String() + "/"
+	run := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir=" + filepath.Join(dir, "profile"), "--window-size=1200,900"}
+		cmd := exec.CommandContext(ctx, chromium, append(append(base, args...), url)...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
+		}
+		return out.String()
+	}
+	shot := filepath.Join(dir, "status-page.png")
+	run("--screenshot=" + shot)
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
+		t.Fatalf("screenshot %s: %v", shot, err)
+	}
+	if os.Getenv("FLASHGATE_UPDATE_SCREENSHOT") == "1" {
+		data, _ := os.ReadFile(shot)
+		if err := os.WriteFile(filepath.Join("..", "examples", "status-page.png"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dom := run("--dump-dom")
+	attr := func(re string) string {
+		m := regexp.MustCompile(re).FindStringSubmatch(dom)
+		if m == nil {
+			t.Fatalf("%s not in the DOM:\n%s", re, dom)
+		}
+		return m[1]
+	}
+	checks := []struct{ re, want string }{
+		{`id="total-active" data-value="(\d+)"`, "9"},
+		{`id="listener-count" data-value="(\d+)"`, "3"},
+		{`id="servers-up" data-up="(\d+)"`, "1"},
+		{`data-up="\d+" data-total="(\d+)"`, "2"},
+		{`id="certs-expiring" data-value="(\d+)"`, "1"},
+		{`id="udp-sessions" data-value="(\d+)"`, "3"},
+		{`data-listener="chat">\s*<td><b>chat</b></td>\s*<td><code>[^<]*</code></td>\s*<td class="num big" data-active="(\d+)"`, "7"},
+		{`data-listener="lobby">\s*<td><b>lobby</b></td>\s*<td><code>[^<]*</code></td>\s*<td class="num big" data-active="(\d+)"`, "2"},
+		{`data-server="` + regexp.QuoteMeta(echo) + `" data-up="(\w+)"`, "true"},
+		{`<td class="num warn" data-days-left="(\d+)"`, "9"},
+	}
+	for _, c := range checks {
+		if got := attr(c.re); got != c.want {
+			t.Errorf("%s = %s, want %s", c.re, got, c.want)
+		}
+	}
+	if !strings.Contains(dom, `http-equiv="refresh" content="5"`) {
+		t.Error("the page does not refresh itself")
+	}
+	if !strings.Contains(dom, "www.chat.example.com") || !strings.Contains(dom, "● down") {
+		t.Error("certificate names or a down server missing from the page")
+	}
+}
