@@ -19,8 +19,9 @@ import (
 	"time"
 )
 
-// writeTestCert writes a self-signed certificate for names, valid for days.
-func writeTestCert(t *testing.T, dir string, days int, names ...string) string {
+// writeTestCert writes a self-signed certificate for names, valid for days,
+// and its key; it returns the listener's tls block.
+func writeTestCert(t *testing.T, dir string, days int, names ...string) *ListenerTLS {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -39,7 +40,15 @@ func writeTestCert(t *testing.T, dir string, days int, names ...string) string {
 	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return f
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := filepath.Join(dir, names[0]+".key")
+	if err := os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &ListenerTLS{CertFile: f, KeyFile: k, MinVersion: "1.2"}
 }
 
 // TestStatusPageInChromium renders the status page in headless Chromium,
@@ -70,9 +79,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	chat := testListener("chat", "games", "chat")
 	chat.MaxConnections = 100
-	chat.TLS = &ListenerTLS{CertFile: writeTestCert(t, dir, 80, "chat.example.com", "www.chat.example.com")}
+	chat.TLS = writeTestCert(t, dir, 80, "chat.example.com", "www.chat.example.com")
 	lobby := testListener("lobby", "games", "lobby")
-	lobby.TLS = &ListenerTLS{CertFile: writeTestCert(t, dir, 9, "lobby.example.com")}
+	lobby.TLS = writeTestCert(t, dir, 9, "lobby.example.com")
 	cfg.Listeners = []*ListenerConfig{chat, lobby, testListener("master", "games", "")}
 	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:55555", Backend: "chat", MaxSessions: 10000}}
 	gw, _, _ := startGateway(t, cfg)
