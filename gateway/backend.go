@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashgate/flashgate/tlsterm"
 )
 
 // ErrNoBackend is returned when every address of a backend refused or timed out.
@@ -22,6 +24,7 @@ type backend struct {
 	servers    []*server
 	next       atomic.Uint64 // round-robin position
 	dialErrors prometheus.Counter
+	tls        *tlsterm.Dialer // nil: plain TCP to the backend
 }
 
 func newBackend(cfg *BackendConfig) *backend {
@@ -97,6 +100,15 @@ func (h *conn) dialBackend(ctx context.Context, b *backend) (net.Conn, *server, 
 			srv.release()
 			return nil, nil, fmt.Errorf("backend %q: %s: PROXY header: %w", b.cfg.Name, srv.addr, err)
 		}
+	}
+	if b.tls != nil {
+		tc, status, err := h.originateTLS(ctx, b, srv, bc)
+		h.backendTLS = string(status)
+		if err != nil {
+			srv.release()
+			return nil, nil, err
+		}
+		return tc, srv, nil
 	}
 	return bc, srv, nil
 }

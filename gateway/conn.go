@@ -17,7 +17,8 @@ type conn struct {
 	gw     *Gateway
 	l      *listener
 	rt     *route
-	c      *net.TCPConn
+	c      *net.TCPConn // the socket
+	cc     net.Conn     // the client stream: c, or the TLS stream over it once terminated
 	client netip.AddrPort
 	id     uint64
 	start  time.Time
@@ -25,6 +26,8 @@ type conn struct {
 	local      netip.AddrPort // the address the client connected to (from a PROXY header, if any)
 	ipCounted  netip.Addr     // counted against max_connections_per_ip, or zero
 	sniffStart time.Time      // sniff_timeout counts from here (after a PROXY header)
+	tlsOn      bool           // TLS terminated here
+	backendTLS string         // the backend's CertificateStatus, when it speaks TLS
 
 	mu       sync.Mutex
 	backendC net.Conn // set while relaying, for shutdown
@@ -48,6 +51,7 @@ func (h *conn) serve() {
 		return
 	}
 	s := h.route()
+	h.cc.Close()
 	h.c.Close()
 	h.mu.Lock()
 	closing := h.closing
@@ -69,6 +73,23 @@ func (h *conn) route() summary {
 		s.res.Reason, s.res.Err = endReason("client", err), err
 		return s
 	}
+	if kind == KindTLS && h.rt.tls != nil {
+		// Terminate, then sniff the inner stream: policy requests, HTTP
+		// (wss://), XML and binary all work inside TLS.
+		if err := h.startTLS(prefix); err != nil {
+			s.res.Up = int64(n)
+			s.res.Reason, s.res.Err = "tls handshake failed", err
+			return s
+		}
+		h.sniffStart = time.Now()
+		n, kind, err = h.sniff(cfg.SniffTimeout)
+		prefix = h.buf[:n]
+		s.kind = kind
+		if err != nil {
+			s.res.Reason, s.res.Err = endReason("client", err), err
+			return s
+		}
+	}
 	if kind == KindPolicy && h.rt.policyAnswer != nil {
 		return h.answerPolicy(s)
 	}
@@ -87,7 +108,7 @@ func (h *conn) route() summary {
 	b := h.rt.backend
 	if b.echo() {
 		s.backend = "builtin:echo"
-		s.res = runEcho(h.c, prefix, cfg.IdleTimeout)
+		s.res = runEcho(h.cc, prefix, cfg.IdleTimeout)
 		return s
 	}
 	ctx, cancel := context.WithCancel(h.gw.ctx)
@@ -114,12 +135,12 @@ func (h *conn) route() summary {
 // before sending anything.
 func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
 	if timeout > 0 {
-		_ = h.c.SetReadDeadline(h.sniffStart.Add(timeout))
+		_ = h.cc.SetReadDeadline(h.sniffStart.Add(timeout))
 	}
 	n := 0
 	kind := KindUnknown
 	for kind == KindUnknown && n < len(h.buf) {
-		m, err := h.c.Read(h.buf[n:])
+		m, err := h.cc.Read(h.buf[n:])
 		n += m
 		kind = Sniff(h.buf[:n])
 		if err == nil {
@@ -134,27 +155,27 @@ func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
 		case isTimeout(err) || (errors.Is(err, io.EOF) && n > 0):
 			kind = KindData
 		default:
-			_ = h.c.SetReadDeadline(time.Time{})
+			_ = h.cc.SetReadDeadline(time.Time{})
 			return n, KindUnknown, err
 		}
 	}
 	if kind == KindUnknown {
 		kind = KindData
 	}
-	_ = h.c.SetReadDeadline(time.Time{})
+	_ = h.cc.SetReadDeadline(time.Time{})
 	return n, kind, nil
 }
 
 // answerPolicy writes the pre-rendered policy and its NUL, then closes.
 func (h *conn) answerPolicy(s summary) summary {
 	s.res.Up = int64(len(policyRequest))
-	n, err := h.c.Write(h.rt.policyAnswer)
+	n, err := h.cc.Write(h.rt.policyAnswer)
 	s.res.Down = int64(n)
 	if err != nil {
 		s.res.Reason, s.res.Err = endReason("client", err), err
 		return s
 	}
-	_ = h.c.CloseWrite()
+	closeWrite(h.cc)
 	s.res.Reason = "policy served"
 	h.gw.policyServed(h.l)
 	return s
@@ -198,6 +219,12 @@ func (h *conn) logSummary(s summary) {
 	ev = ev.Uint64("conn", h.id).
 		Str("client", h.client.String()).
 		Str("kind", s.kind.String())
+	if h.tlsOn {
+		ev = ev.Bool("tls", true)
+	}
+	if h.backendTLS != "" {
+		ev = ev.Str("backend_tls", h.backendTLS)
+	}
 	if s.backend != "" {
 		ev = ev.Str("backend", s.backend)
 	}

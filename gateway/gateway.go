@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/flashgate/flashgate/tlsterm"
 )
 
 // ErrStopped is returned by Reload after Run began shutting down.
@@ -43,6 +45,8 @@ type Gateway struct {
 	idle  chan struct{} // closed when conns becomes empty during drain
 	drain bool
 	udp   map[string]*UDPMetrics
+
+	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 }
 
 // generation is what one config builds besides listeners: backend pools
@@ -52,8 +56,18 @@ type Gateway struct {
 type generation struct {
 	cfg    *Config
 	pools  map[string]*backend
+	tls    map[string]*listenerTLS // TLS termination by listener name
 	certs  []certState
 	cancel context.CancelFunc // stops the health checks, once started
+}
+
+// terminators returns the TLS terminators of gen's listeners.
+func (gen *generation) terminators() []*tlsterm.Terminator {
+	var ts []*tlsterm.Terminator
+	for _, lt := range gen.tls {
+		ts = append(ts, lt.term)
+	}
+	return ts
 }
 
 // New builds a gateway for cfg. It opens no socket: Run does.
@@ -63,6 +77,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, log: log, started: time.Now(), conns: make(map[*conn]struct{}), udp: make(map[string]*UDPMetrics)}
 	g.metrics = newMetrics(g)
+	g.revocation = tlsterm.NewRevocationChecker(tlsterm.RevocationOptions{})
 	return g, nil
 }
 
@@ -96,8 +111,9 @@ func (g *Gateway) startHealth(gen *generation) {
 
 // buildRoute prepares what a listener needs per connection: the policy
 // answer rendered once, and its backend from pools.
-func buildRoute(cfg *Config, lc *ListenerConfig, pools map[string]*backend) (*route, error) {
-	rt := &route{cfg: lc, conf: cfg}
+func buildRoute(cfg *Config, lc *ListenerConfig, gen *generation) (*route, error) {
+	pools := gen.pools
+	rt := &route{cfg: lc, conf: cfg, tls: gen.tls[lc.Name]}
 	if lc.Policy != "" {
 		pc := cfg.Policy(lc.Policy)
 		if pc == nil || pc.Policy == nil {
@@ -123,14 +139,18 @@ func (g *Gateway) Listen(ctx context.Context) error {
 		return nil
 	}
 	gen := g.newGeneration(g.cfg, nil)
+	if _, err := g.buildTLS(gen, nil); err != nil {
+		return err
+	}
 	var ls []*listener
 	closeAll := func() {
 		for _, l := range ls {
 			l.ln.Close()
 		}
+		closeTerminators(g.log, gen.terminators())
 	}
 	for _, lc := range g.cfg.Listeners {
-		rt, err := buildRoute(g.cfg, lc, gen.pools)
+		rt, err := buildRoute(g.cfg, lc, gen)
 		if err == nil {
 			var ln *net.TCPListener
 			ln, err = listenTCP(ctx, lc.Address, lc.ReusePort)
@@ -245,9 +265,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.reloadMu.Unlock()
 	g.serveWG.Wait()
 	g.drainConns(cfg.ShutdownTimeout)
-	if gen := g.gen.Load(); gen.cancel != nil {
+	gen := g.gen.Load()
+	if gen.cancel != nil {
 		gen.cancel()
 	}
+	closeTerminators(g.log, gen.terminators())
 	if admin != nil {
 		admin.stop()
 	}
@@ -292,7 +314,7 @@ func (g *Gateway) drainConns(timeout time.Duration) {
 // newConn registers an accepted connection.
 func (g *Gateway) newConn(l *listener, rt *route, c *net.TCPConn, client netip.AddrPort) *conn {
 	now := time.Now()
-	h := &conn{gw: g, l: l, rt: rt, c: c, client: client, id: g.nextID.Add(1), start: now, sniffStart: now}
+	h := &conn{gw: g, l: l, rt: rt, c: c, cc: c, client: client, id: g.nextID.Add(1), start: now, sniffStart: now}
 	g.mu.Lock()
 	g.conns[h] = struct{}{}
 	g.mu.Unlock()

@@ -173,9 +173,9 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	cfg := h.rt.cfg
 	buf := make([]byte, len(prefix), 1024)
 	copy(buf, prefix)
-	_ = h.c.SetReadDeadline(h.sniffStart.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
-	buf, n, err := readHead(h.c, buf)
-	_ = h.c.SetReadDeadline(time.Time{})
+	_ = h.cc.SetReadDeadline(h.sniffStart.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
+	buf, n, err := readHead(h.cc, buf)
+	_ = h.cc.SetReadDeadline(time.Time{})
 	s.res.Up = int64(len(buf))
 	switch {
 	case errors.Is(err, errHeadTooLarge):
@@ -217,7 +217,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 		return s
 	}
 	defer release()
-	s.res = runRelay(h.c, buf, bc, cfg.IdleTimeout)
+	s.res = runRelay(h.cc, buf, bc, cfg.IdleTimeout)
 	return s
 }
 
@@ -248,8 +248,8 @@ func (h *conn) httpError(s summary, code int, reason string, err error) summary 
 	resp := "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) +
 		"\r\nConnection: close\r\n\r\n" + body
-	_ = h.c.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
-	w, werr := io.WriteString(h.c, resp)
+	_ = h.cc.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
+	w, werr := io.WriteString(h.cc, resp)
 	s.res.Down = int64(w)
 	s.ext.status = code
 	s.res.Reason = "http " + strconv.Itoa(code) + ": " + reason
@@ -257,7 +257,7 @@ func (h *conn) httpError(s summary, code int, reason string, err error) summary 
 	if err == nil && werr != nil {
 		s.res.Err = werr
 	}
-	_ = h.c.CloseWrite()
+	closeWrite(h.cc)
 	return s
 }
 
@@ -271,15 +271,15 @@ func (h *conn) servePolicy(s summary, req *http.Request) summary {
 	if req.Method == http.MethodHead {
 		resp = resp[:bytes.Index(resp, []byte("\r\n\r\n"))+4]
 	}
-	_ = h.c.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
-	n, err := h.c.Write(resp)
+	_ = h.cc.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
+	n, err := h.cc.Write(resp)
 	s.res.Down = int64(n)
 	s.ext.status = http.StatusOK
 	if err != nil {
 		s.res.Reason, s.res.Err = endReason("client", err), err
 		return s
 	}
-	_ = h.c.CloseWrite()
+	closeWrite(h.cc)
 	s.res.Reason = "url policy served"
 	return s
 }

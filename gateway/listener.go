@@ -24,6 +24,7 @@ type route struct {
 	conf         *Config // the whole config this route was built from
 	policyAnswer []byte  // policy XML + NUL, or nil for a transparent listener
 	backend      *backend
+	tls          *listenerTLS // nil: TLS is passed through to the backend
 }
 
 // listener accepts connections on one address and hands each to a
@@ -169,13 +170,14 @@ const rejectLogEvery = time.Second
 // reject closes c at once (SO_LINGER 0: a reset, no TIME_WAIT), counts it
 // by reason and logs it at a bounded rate, so a flood cannot flood the log.
 func (l *listener) reject(c *net.TCPConn, client netip.AddrPort, reason string, err error) {
-	_ = c.SetLinger(0)
-	c.Close()
+	// Count first: whoever sees the close may look at the counter.
 	if ctr := l.metrics.rejections[reason]; ctr != nil {
 		ctr.Inc()
 	} else {
 		l.metrics.rejectVec.WithLabelValues(l.name, reason).Inc()
 	}
+	_ = c.SetLinger(0)
+	c.Close()
 	now := time.Now().UnixNano()
 	last := l.rejectLogged.Load()
 	if now-last < int64(rejectLogEvery) || !l.rejectLogged.CompareAndSwap(last, now) {

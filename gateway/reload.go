@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/flashgate/flashgate/tlsterm"
 )
 
 // Reload swaps in cfg while the gateway runs (SIGHUP). cfg must be a loaded,
@@ -43,6 +45,24 @@ func (g *Gateway) Reload(cfg *Config) error {
 		return errors.New("reload: gateway not listening yet")
 	}
 	gen := g.newGeneration(cfg, old)
+	retiredTLS, err := g.buildTLS(gen, old)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			closeTerminators(g.log, retiredTLS)
+			return
+		}
+		var fresh []*tlsterm.Terminator
+		for name, lt := range gen.tls {
+			if old.tls[name] != lt {
+				fresh = append(fresh, lt.term)
+			}
+		}
+		closeTerminators(g.log, fresh)
+	}()
 
 	g.lmu.Lock()
 	cur := append([]*listener(nil), g.listeners...)
@@ -59,7 +79,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 	keep := make(map[*listener]*route)
 	var adds []*added
 	for _, lc := range cfg.Listeners {
-		rt, err := buildRoute(cfg, lc, gen.pools)
+		rt, err := buildRoute(cfg, lc, gen)
 		if err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
@@ -151,6 +171,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 	g.cfg = cfg
 	g.lmu.Unlock()
 	g.gen.Store(gen)
+	committed = true
 	if g.running {
 		for _, l := range started {
 			g.startListener(l)

@@ -75,9 +75,9 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 		}
 		defer release()
 	}
-	r := &relay{client: h.c, backend: bc, idle: cfg.IdleTimeout}
+	r := &relay{client: h.cc, backend: bc, idle: cfg.IdleTimeout}
 	r.touch()
-	ic := &idleConn{TCPConn: h.c, r: r}
+	ic := &idleConn{Conn: h.cc, r: r}
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), ic), max(4096, len(rest)))
 	if len(rest) > 0 {
 		_, _ = br.Peek(len(rest)) // buffered now: Accept keeps only buffered bytes
@@ -90,7 +90,7 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 	})
 	if err != nil {
 		_ = w.brw.Flush()
-		_ = h.c.CloseWrite()
+		closeWrite(h.cc)
 		if bc != nil {
 			bc.Close()
 		}
@@ -203,18 +203,18 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // touch the bridge's activity clock and survive deadlines that fire while
 // the other direction was busy (lazy idle deadlines, as in relay.go).
 type idleConn struct {
-	*net.TCPConn
+	net.Conn
 	r *relay
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	for {
-		n, err := c.TCPConn.Read(p)
+		n, err := c.Conn.Read(p)
 		if n > 0 {
 			c.r.touch()
 		}
 		if err != nil && n == 0 && isTimeout(err) {
-			if c.r.idle > 0 && !c.r.idleExpired(c.TCPConn) {
+			if c.r.idle > 0 && !c.r.idleExpired(c.Conn) {
 				continue
 			}
 			return 0, errIdle
@@ -245,7 +245,7 @@ type wsBridge struct {
 // run bridges until either side ends: client→backend here, backend→client
 // in one more goroutine.
 func (b *wsBridge) run() {
-	b.r.armIdle(b.ic.TCPConn)
+	b.r.armIdle(b.ic.Conn)
 	if b.bc == nil {
 		b.endUp(b.clientToBackend())
 		return

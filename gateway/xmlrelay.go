@@ -330,12 +330,12 @@ func (w *readWaiter) poll(fd uintptr) bool {
 func (h *conn) relay(s summary, prefix []byte, bc net.Conn) summary {
 	cfg := h.rt.cfg
 	if cfg.Protocol == "xml" && s.kind != KindTLS && s.kind != KindHTTP {
-		x := runXMLRelay(h.c, prefix, bc, cfg.IdleTimeout, cfg.MaxMessage, h.rt.backend.cfg.Framing)
+		x := runXMLRelay(h.cc, prefix, bc, cfg.IdleTimeout, cfg.MaxMessage, h.rt.backend.cfg.Framing)
 		s.res = x.relayResult
 		s.ext.proto = "xml"
 		s.ext.msgsUp, s.ext.msgsDown = x.MsgsUp, x.MsgsDown
 		return s
 	}
-	s.res = runRelay(h.c, prefix, bc, cfg.IdleTimeout)
+	s.res = runRelay(h.cc, prefix, bc, cfg.IdleTimeout)
 	return s
 }
