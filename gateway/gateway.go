@@ -45,6 +45,8 @@ type Gateway struct {
 	idle  chan struct{} // closed when conns becomes empty during drain
 	drain bool
 	udp   map[string]*UDPMetrics
+	// udpBlocks are the running udp blocks by name (guarded by mu).
+	udpBlocks map[string]*udpBlock
 
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 }
@@ -162,14 +164,25 @@ func (g *Gateway) Listen(ctx context.Context) error {
 		closeAll()
 		return fmt.Errorf("listener %q: %w", lc.Name, err)
 	}
+	blocks, err := g.openUDP(g.cfg)
+	if err != nil {
+		closeAll()
+		return err
+	}
 	if g.cfg.Admin != nil {
 		a, err := g.listenAdmin(ctx, g.cfg.Admin)
 		if err != nil {
 			closeAll()
+			for _, b := range blocks {
+				b.conn.Close()
+			}
 			return err
 		}
 		g.admin = a
 	}
+	g.mu.Lock()
+	g.udpBlocks = blocks
+	g.mu.Unlock()
 	g.lmu.Lock()
 	g.listeners = ls
 	g.lmu.Unlock()
@@ -249,6 +262,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, l := range ls {
 		g.startListener(l)
 	}
+	g.startUDP()
 	g.reloadMu.Unlock()
 
 	<-ctx.Done()
@@ -263,6 +277,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.lmu.Unlock()
 	admin := g.admin
 	g.reloadMu.Unlock()
+	// UDP has no connections to drain: its sessions end now, each with its
+	// summary line.
+	g.stopUDP()
 	g.serveWG.Wait()
 	g.drainConns(cfg.ShutdownTimeout)
 	gen := g.gen.Load()

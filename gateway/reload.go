@@ -182,6 +182,9 @@ func (g *Gateway) Reload(cfg *Config) error {
 		old.cancel()
 	}
 	g.swapAdmin(cfg.Admin, newAdmin)
+	if err := g.reloadUDP(cfg, g.running); err != nil {
+		errs = append(errs, err)
+	}
 
 	names := func(ls []*listener) []string {
 		var s []string
