@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +85,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	lobby := testListener("lobby", "games", "lobby")
 	lobby.TLS = writeTestCert(t, dir, 9, "lobby.example.com")
 	cfg.Listeners = []*ListenerConfig{chat, lobby, testListener("master", "games", "")}
-	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:55555", Backend: "chat", MaxSessions: 10000}}
+	cfg.Backends = append(cfg.Backends, &BackendConfig{Name: "voice", Address: []string{startUDPEcho(t)}})
+	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:0", Backend: "voice", MaxSessions: 10000,
+		IdleTimeout: time.Minute, MaxDatagram: 1472}}
 	gw, _, _ := startGateway(t, cfg)
 
 	// 7 relayed connections open on chat (one of them fails over past the
@@ -101,10 +105,15 @@ func TestStatusPageInChromium(t *testing.T) {
 	p := dial(t, gw.Addr("master"))
 	p.Write(policyRequest)
 	io.ReadAll(p)
-	u := gw.udpMetrics("voice", "127.0.0.1:55555")
-	for range 3 {
-		u.SessionOpened()
+	for i := range 3 { // three real UDP sessions
+		uc, err := net.DialUDP("udp", nil, gw.UDPAddr("voice").(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer uc.Close()
+		udpRoundTrip(t, uc, fmt.Sprintf("voice %d", i))
 	}
+	waitFor(t, func() bool { st := gw.status(); return len(st.UDP) == 1 && st.UDP[0].Sessions == 3 }, "3 udp sessions")
 	waitFor(t, func() bool { return gw.status().TotalActive == 9 }, "9 active")
 
 	url := "http://" + gw.AdminAddr().String() + "/"
@@ -144,8 +153,8 @@ func TestStatusPageInChromium(t *testing.T) {
 	checks := []struct{ re, want string }{
 		{`id="total-active" data-value="(\d+)"`, "9"},
 		{`id="listener-count" data-value="(\d+)"`, "3"},
-		{`id="servers-up" data-up="(\d+)"`, "1"},
-		{`data-up="\d+" data-total="(\d+)"`, "2"},
+		{`id="servers-up" data-up="(\d+)"`, "2"}, // chat's echo and voice's; chat's dead server is down
+		{`data-up="\d+" data-total="(\d+)"`, "3"},
 		{`id="certs-expiring" data-value="(\d+)"`, "1"},
 		{`id="udp-sessions" data-value="(\d+)"`, "3"},
 		{`data-listener="chat">\s*<td><b>chat</b></td>\s*<td><code>[^<]*</code></td>\s*<td class="num big" data-active="(\d+)"`, "7"},
