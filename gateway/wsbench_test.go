@@ -16,7 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/flashgate/flashgate/internal/wsload"
+	"github.com/flashgate/flashgate/gateway/wsload"
 )
 
 // TestWSBridgeComparison measures the bridge against websockify and a direct

@@ -7,56 +7,35 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/flashgate/flashgate/gateway/wsload"
 )
 
-// runWS ping-pongs binary WebSocket messages through an echo, or with
-// -size >= 64 KiB streams bulk messages and counts MB/s of echoed bytes.
+// runWS ping-pongs binary WebSocket messages through an echo (gateway/wsload),
+// or with -size >= 64 KiB streams bulk messages and counts MB/s of echoed
+// bytes. Handshakes carry Origin http://127.0.0.1.
 func runWS(ctx context.Context, o options) (Result, error) {
 	url := "ws://" + o.target + o.path
 	size := defaults(o.size, 64)
-	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		conn, _, err := websocket.Dial(dctx, url, &websocket.DialOptions{
-			HTTPHeader: http.Header{"Origin": []string{"http://127.0.0.1"}},
-		})
-		cancel()
-		if err != nil {
-			c.errs.Add(1)
-			return nil
-		}
-		conn.SetReadLimit(int64(size) + 1024)
-		defer conn.CloseNow()
-		msg := make([]byte, size)
-		msg[len(msg)-1] = 0
-		var s []time.Duration
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			t0 := time.Now()
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := conn.Write(wctx, websocket.MessageBinary, msg)
-			got := 0
-			for err == nil && got < size {
-				var typ websocket.MessageType
-				var data []byte
-				typ, data, err = conn.Read(wctx)
-				if err == nil && typ != websocket.MessageBinary {
-					err = fmt.Errorf("got a %v frame", typ)
-				}
-				got += len(data)
-			}
-			cancel()
-			if err != nil {
-				c.errs.Add(1)
-				return s
-			}
-			c.ops.Add(1)
-			c.bytes.Add(int64(size))
-			s = record(s, time.Since(t0))
-		}
-		return s
-	})
-	percentiles(&r, samples)
+	conns := defaults(o.conns, 8)
+	mode := wsload.PingPong
+	if size >= 64<<10 {
+		mode = wsload.Bulk
+	}
+	res := wsload.RunWithHeader(ctx, url, http.Header{"Origin": {"http://127.0.0.1"}}, conns, size, o.duration, mode)
+	if res.Err != nil && res.Messages == 0 {
+		return Result{}, res.Err
+	}
+	r := Result{Conns: conns, Seconds: res.Duration.Seconds(), Ops: res.Messages, OpsPerSec: res.MsgsPerSec,
+		MBPerSec: res.MBPerSec, P50ms: ms(res.P50), P99ms: ms(res.P99), Note: mode}
+	if res.Err != nil {
+		r.Errors = 1
+		r.Note += ": first error: " + res.Err.Error()
+	}
 	return r, nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // serveWSEcho is a direct Go WebSocket echo: the limit a bridge is compared
 // with.
