@@ -58,7 +58,10 @@ func normalizeHost(hostport string) string {
 		h = strings.TrimSuffix(h, ":")
 	}
 	h = strings.TrimSuffix(h, ".")
-	if h == "" || strings.ContainsAny(h, ":/ \t@[]*") {
+	// An empty label ("a..b", "a..", ".a") is no host a browser sends; the
+	// policy matcher would drop a second trailing dot and match "a".
+	if h == "" || strings.ContainsAny(h, ":/ \t@[]*") || strings.Contains(h, "..") ||
+		strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") {
 		return ""
 	}
 	if ip, err := netip.ParseAddr(h); err == nil {
