@@ -66,7 +66,13 @@ func TestDecideHTTP(t *testing.T) {
 	}
 }
 
-// FuzzHTTPHead: the head parser and the routing decision never panic.
+// fuzzOriginPolicy grants exactly one host, to port 9000.
+var fuzzOriginPolicy = &policyfile.Policy{Allow: []policyfile.Allow{{Domain: "games.example.com", ToPorts: "9000"}}}
+
+// FuzzHTTPHead: the head parser and the routing decision never panic; a
+// bridge is chosen only for an upgrade on a configured path, and the Origin
+// of such a request is normalised and checked. The seed corpus is in
+// testdata/fuzz/FuzzHTTPHead.
 func FuzzHTTPHead(f *testing.F) {
 	f.Add([]byte("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
 	f.Add([]byte("GET /crossdomain.xml HTTP/1.1\r\n\r\n"))
@@ -91,6 +97,25 @@ func FuzzHTTPHead(f *testing.F) {
 		act, ws := decideHTTP(req, wss)
 		if (act == httpWebSocket) != (ws != nil) {
 			t.Fatalf("action %d with block %v", act, ws)
+		}
+		// The upgrade decision: a bridge only for an upgrade on exactly a
+		// configured path; an upgrade elsewhere is never relayed.
+		upgrade := isWebSocketUpgrade(req)
+		switch {
+		case act == httpWebSocket && (!upgrade || req.URL.Path != ws.Path):
+			t.Fatalf("bridge for upgrade=%v path %q", upgrade, req.URL.Path)
+		case upgrade && act != httpWebSocket && act != httpNotFound:
+			t.Fatalf("upgrade on %q got action %d", req.URL.Path, act)
+		case act == httpPolicy && (upgrade || req.URL.Path != "/crossdomain.xml"):
+			t.Fatalf("policy for %s %q", req.Method, req.URL.Path)
+		}
+		// The Origin check on what a client really sent: a host refused by
+		// an exact-host policy unless it is that host.
+		if act == httpWebSocket {
+			host, d := checkOrigin(fuzzOriginPolicy, req.Header.Get("Origin"), 9000)
+			if d.Allowed != (host == "games.example.com") {
+				t.Fatalf("origin %q (host %q): allowed=%v", req.Header.Get("Origin"), host, d.Allowed)
+			}
 		}
 	})
 }
