@@ -79,18 +79,23 @@ func report(in io.Reader, out io.Writer) error {
 		}
 		seenMode[k.mode] = true
 		for _, m := range metricsFor[k.mode] {
-			fg, haveFG := runs[key{k.mode, "flashgate"}]
-			var fgv float64
-			if haveFG {
-				fgv = median(fg, m.get)
-			}
 			for _, k2 := range order {
 				if k2.mode != k.mode {
 					continue
 				}
+				// A label's variant ("-bulk") compares with flashgate's.
+				ref := "flashgate"
+				if i := strings.LastIndex(k2.label, "-bulk"); i > 0 && i == len(k2.label)-len("-bulk") {
+					ref = "flashgate-bulk"
+				}
+				fg, haveFG := runs[key{k.mode, ref}]
+				var fgv float64
+				if haveFG {
+					fgv = median(fg, m.get)
+				}
 				v := median(runs[k2], m.get)
 				ratio := "-"
-				if haveFG && k2.label != "flashgate" && v != 0 && fgv != 0 {
+				if haveFG && k2.label != ref && v != 0 && fgv != 0 {
 					r := fgv / v
 					if m.lowerIsBetter {
 						r = v / fgv

@@ -42,6 +42,8 @@ go build -o "$OUT/flashgate" ./cmd/flashgate
 go build -o "$OUT/flashgate-bench" ./cmd/flashgate-bench
 B=$OUT/flashgate-bench
 
+ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
