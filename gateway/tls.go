@@ -59,7 +59,11 @@ func (g *Gateway) buildTLS(gen *generation, prev *generation) (retired []*tlster
 				continue
 			}
 		}
-		term, err := tlsterm.NewTerminator(termConfig(cfg, lc.TLS), g.log.With().Str("listener", lc.Name).Logger())
+		tcfg, err := withACMEStorage(termConfig(cfg, lc.TLS), cfg, g.log)
+		if err != nil {
+			return fail(fmt.Errorf("listener %q: tls: %w", lc.Name, err))
+		}
+		term, err := tlsterm.NewTerminator(tcfg, g.log.With().Str("listener", lc.Name).Logger())
 		if err != nil {
 			return fail(fmt.Errorf("listener %q: tls: %w", lc.Name, err))
 		}
