@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,25 +22,27 @@ const maxRound = 4 << 20
 const pipeSize = 1 << 20
 
 // tcpDir is the per-direction state of the raw TCP copy loop. Its callbacks
-// are method values built once, so waiting and splicing allocate nothing.
+// are method values built once, so reading and splicing allocate nothing.
 type tcpDir struct {
 	src, dst     *net.TCPConn
 	srcRC, dstRC syscall.RawConn
-	peek         [1]byte
-	avail        int   // bytes queued on src, after waitFn
-	eof          bool  // src reached EOF
-	opErr        error // error from the last callback
+	buf          *[]byte // borrowed from copyBufPool only while it holds data
+	n            int     // bytes read into buf by readFn
+	eof          bool    // src reached EOF
+	opErr        error   // error from the last callback
 	pipe         *pipe
 	want, inPipe int
-	waitFn       func(uintptr) bool
+	readFn       func(uintptr) bool
 	spliceInFn   func(uintptr) bool
 	spliceOutFn  func(uintptr) bool
 }
 
-// copyTCP copies src to dst, both raw TCP sockets. It waits for readability
-// without holding a buffer or a pipe, then moves what is queued: small
-// amounts through a pooled buffer, bulk through splice(2) so the bytes never
-// enter user space. It returns nil on EOF.
+// copyTCP copies src to dst, both raw TCP sockets. Each round reads what is
+// queued straight into a pooled buffer; when nothing is queued the buffer
+// goes back to the pool before the goroutine parks in the poller, so an idle
+// connection holds no buffer and no pipe. A read that fills the whole buffer
+// means bulk data: what is still queued then moves by splice(2), without
+// entering user space. It returns nil on EOF.
 func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 	t := &tcpDir{src: src, dst: dst}
 	var err error
@@ -53,13 +52,14 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 	if t.dstRC, err = dst.SyscallConn(); err != nil {
 		return fmt.Errorf("raw %s conn: %w", d.dstName, err)
 	}
-	t.waitFn = t.wait
+	t.readFn = t.read
 	t.spliceInFn = t.spliceIn
 	t.spliceOutFn = t.spliceOut
 	r.armIdle(src)
 	for {
-		t.avail, t.eof, t.opErr = 0, false, nil
-		if err := t.srcRC.Read(t.waitFn); err != nil {
+		t.n, t.eof, t.opErr = 0, false, nil
+		if err := t.srcRC.Read(t.readFn); err != nil {
+			t.release()
 			if isTimeout(err) {
 				if r.idle > 0 && !r.idleExpired(src) {
 					continue
@@ -69,69 +69,70 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 			return err
 		}
 		if t.opErr != nil {
+			t.release()
 			return t.opErr
 		}
 		if t.eof {
+			t.release()
 			return nil
 		}
-		var n int64
-		if t.avail >= spliceMin {
-			n, err = t.splice(min(t.avail, maxRound))
-			r.spliced.Add(n)
-		} else {
-			n, err = copyOnce(src, dst)
-		}
-		if n > 0 {
-			d.n += n
-			r.touch()
-		}
+		full := t.n == len(*t.buf)
+		_, err := dst.Write((*t.buf)[:t.n])
+		d.n += int64(t.n)
+		t.release()
+		r.touch()
 		if err != nil {
 			return err
+		}
+		if full {
+			avail, ierr := unix.IoctlGetInt(t.fd(), unix.SIOCINQ)
+			if ierr == nil && avail >= spliceMin {
+				n, err := t.splice(min(avail, maxRound))
+				r.spliced.Add(n)
+				d.n += n
+				if err != nil {
+					return err
+				}
+			}
 		}
 	}
 }
 
-// wait is the readability callback: it peeks one byte without consuming it.
-// It returns false (wait for the poller) while nothing is queued.
-func (t *tcpDir) wait(fd uintptr) bool {
-	// A raw recvfrom: unix.Recvfrom allocates a sockaddr per call.
-	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&t.peek[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	var err error
-	if errno != 0 {
-		err = errno
+// read is the read callback: it borrows a buffer and reads what is queued.
+// With nothing queued it returns the buffer and false, so the goroutine
+// parks in the poller holding neither.
+func (t *tcpDir) read(fd uintptr) bool {
+	if t.buf == nil {
+		t.buf = copyBufPool.Get().(*[]byte)
 	}
-	n := int(r)
+	n, err := unix.Read(int(fd), *t.buf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
+		t.release()
 		return false
 	case err != nil:
 		t.opErr = err
 	case n == 0:
 		t.eof = true
 	default:
-		t.avail, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
-		if err != nil || t.avail < 1 {
-			t.avail = 1
-		}
+		t.n = n
 	}
 	return true
 }
 
-// copyOnce moves one read's worth of queued bytes through a pooled buffer.
-func copyOnce(src, dst *net.TCPConn) (int64, error) {
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
-	n, err := src.Read(*bp)
-	if n > 0 {
-		if _, werr := dst.Write((*bp)[:n]); werr != nil {
-			return 0, werr
-		}
+// release returns the borrowed buffer.
+func (t *tcpDir) release() {
+	if t.buf != nil {
+		copyBufPool.Put(t.buf)
+		t.buf = nil
 	}
-	if err != nil && !isTimeout(err) && !errors.Is(err, io.EOF) {
-		return int64(n), err
-	}
-	return int64(n), nil
+}
+
+// fd is the source socket's descriptor, for ioctl.
+func (t *tcpDir) fd() int {
+	var fd int
+	_ = t.srcRC.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }
 
 // splice moves up to want queued bytes from src to dst through a pooled pipe.
