@@ -30,6 +30,9 @@ func acmeRedisStorage(rc RedisConfig, log zerolog.Logger) (*redisstore.Storage, 
 	if st := redisStorages.m[rc]; st != nil {
 		return st, nil
 	}
+	if len(redisStorages.m) == 0 {
+		redisstore.LogRedisTo(log)
+	}
 	sc := redisStoreConfig(rc)
 	sc.Log = log.With().Str("component", "redisstore").Logger()
 	st, err := redisstore.NewStorage(sc)
