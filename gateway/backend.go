@@ -28,7 +28,9 @@ type backend struct {
 }
 
 func newBackend(cfg *BackendConfig) *backend {
-	b := &backend{cfg: cfg, dialer: net.Dialer{Timeout: cfg.ConnectTimeout}}
+	// No TCP keepalive to backends (four setsockopts per dial): they sit on
+	// a network the operator runs, and idle_timeout ends dead relays.
+	b := &backend{cfg: cfg, dialer: net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}}
 	for _, a := range cfg.Address {
 		b.servers = append(b.servers, &server{addr: a})
 	}

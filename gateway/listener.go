@@ -47,22 +47,43 @@ type listener struct {
 	rejectSuppressed atomic.Int64 // rejections not logged since
 }
 
+// Client keepalive, set once on the listening socket: Linux copies socket
+// options to every accepted socket, so accepting costs no setsockopt.
+const (
+	keepAliveIdle     = 30 // seconds of silence before the first probe
+	keepAliveInterval = 15 // seconds between probes
+	keepAliveCount    = 4  // unanswered probes before the kernel drops it
+)
+
 // listenTCP opens a TCP listener; "[::]:port" is dual stack (Go clears
 // IPV6_V6ONLY for wildcard addresses). reusePort sets SO_REUSEPORT so a new
 // process can bind beside the old one.
 func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPListener, error) {
-	lc := net.ListenConfig{}
-	if reusePort {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
+	lc := net.ListenConfig{
+		KeepAlive: -1, // not per accepted connection: inherited from the listener below
+		Control: func(_, _ string, c syscall.RawConn) error {
 			var serr error
 			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+				opts := [][3]int{
+					{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+					{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, keepAliveIdle},
+					{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepAliveInterval},
+					{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, keepAliveCount},
+				}
+				if reusePort {
+					opts = append(opts, [3]int{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
+				}
+				for _, o := range opts {
+					if serr = unix.SetsockoptInt(int(fd), o[0], o[1], o[2]); serr != nil {
+						return
+					}
+				}
 			})
 			if err != nil {
 				return err
 			}
 			return serr
-		}
+		},
 	}
 	ln, err := lc.Listen(ctx, "tcp", address)
 	if err != nil {
