@@ -447,7 +447,7 @@ func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Ra
 		bf := v.AsBigFloat()
 		i, acc := bf.Int64()
 		if !bf.IsInt() || acc != big.Exact || i < 0 {
-			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", bf.Text('g', 10), name)
+			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", cfgNumText(bf), name)
 			return rng, false
 		}
 		n = i
@@ -470,6 +470,19 @@ func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Ra
 	return rng, true
 }
 
+// cfgNumText formats a number for a diagnostic. HCL numbers are arbitrary
+// precision: printing 1e99999999 in decimal takes minutes of CPU (found by
+// FuzzParseConfig), so a number that large is only described.
+func cfgNumText(bf *big.Float) string {
+	if bf.IsInf() {
+		return bf.String()
+	}
+	if e := bf.MantExp(nil); e > 256 || e < -256 {
+		return "(out of range)"
+	}
+	return bf.Text('g', 10)
+}
+
 func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.Number, "a number")
 	if !ok {
@@ -478,7 +491,7 @@ func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi
 	bf := v.AsBigFloat()
 	i, acc := bf.Int64()
 	if !bf.IsInt() || acc != big.Exact {
-		d.errorf(rng, "", "invalid %s %s: whole number required", name, bf.Text('g', 10))
+		d.errorf(rng, "", "invalid %s %s: whole number required", name, cfgNumText(bf))
 		return rng, false
 	}
 	if i < int64(lo) || i > int64(hi) {
