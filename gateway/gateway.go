@@ -49,6 +49,8 @@ type Gateway struct {
 	udpBlocks map[string]*udpBlock
 
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
+
+	handshakeTimeout time.Duration // a client's TLS handshake: tlsHandshakeTimeout (tests shorten it)
 }
 
 // generation is what one config builds besides listeners: backend pools
@@ -80,6 +82,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, started: time.Now(), conns: make(map[*conn]struct{}), udp: make(map[string]*UDPMetrics)}
 	g.metrics = newMetrics(g)
 	g.revocation = tlsterm.NewRevocationChecker(tlsterm.RevocationOptions{})
+	g.handshakeTimeout = tlsHandshakeTimeout
 	return g, nil
 }
 

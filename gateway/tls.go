@@ -153,8 +153,8 @@ func (h *conn) startTLS(prefix []byte) error {
 	lt := h.rt.tls
 	pc := &prefixConn{Conn: h.c, prefix: prefix}
 	tc := tls.Server(pc, lt.conf)
-	_ = h.c.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
-	ctx, cancel := context.WithTimeout(h.gw.ctx, tlsHandshakeTimeout)
+	_ = h.c.SetDeadline(time.Now().Add(h.gw.handshakeTimeout))
+	ctx, cancel := context.WithTimeout(h.gw.ctx, h.gw.handshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	_ = h.c.SetDeadline(time.Time{})
