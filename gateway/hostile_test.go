@@ -126,7 +126,12 @@ func TestHostileSlowDrip(t *testing.T) {
 		cfg.Listeners = []*ListenerConfig{testListener("web", "games", "")}
 		gw, logs, _ := startGateway(t, cfg)
 		c := dial(t, gw.Addr("web"))
-		head := []byte("GET /crossdomain.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Drip: " + strings.Repeat("a", 200) + "\r\n\r\n")
+		// The request line at once (sniffing has its own, shorter
+		// deadline), then the headers dripped.
+		if _, err := c.Write([]byte("GET /crossdomain.xml HTTP/1.1\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		head := []byte("Host: 127.0.0.1\r\nX-Drip: " + strings.Repeat("a", 200) + "\r\n\r\n")
 		got, after, dripped := dripUntilClosed(t, c, head)
 		if !bytes.HasPrefix(got, []byte("HTTP/1.1 408 ")) {
 			t.Errorf("a dripped head got %q, want 408", got)

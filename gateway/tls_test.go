@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/flashgate/flashgate/policyfile"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
@@ -25,7 +26,9 @@ func tlsListenerConfig(t *testing.T) (*Config, *tls.Config) {
 	leaf := tlstest.NewCert(t, "chat.example.com", false, ca, tlstest.DNSNames("chat.example.com"))
 	certFile, keyFile := tlstest.WritePair(t, t.TempDir(), "chat", leaf, ca)
 	cfg := testConfig()
-	cfg.Policies[0].Policy.Allow[0].Domain = "*"
+	// A policy of its own: testPolicy is shared by every test.
+	cfg.Policies[0].Policy = &policyfile.Policy{SiteControl: policyfile.MasterOnly,
+		Allow: []policyfile.Allow{{Domain: "*", ToPorts: "1024-65535"}}}
 	cfg.Backends = []*BackendConfig{{Name: "echo", Builtin: "echo"}}
 	l := testListener("chat", "games", "echo")
 	l.TLS = &ListenerTLS{CertFile: certFile, KeyFile: keyFile, MinVersion: "1.2"}
