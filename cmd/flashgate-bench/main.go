@@ -107,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.path, "path", "/chat", "ws: URL path")
 	fs.StringVar(&o.mode, "mode", "echo", "serve: echo | discard | udp-echo")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7000", "serve: address to listen on")
+	registerSoakFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -153,6 +154,7 @@ var modes = map[string]func(context.Context, options) (Result, error){
 	"ws":         runWS,
 	"udp":        runUDP,
 	"tls":        runTLS,
+	"soak":       runSoak,
 }
 
 func printTable(w io.Writer, r Result) {
