@@ -29,8 +29,11 @@ type conn struct {
 	tlsOn      bool           // TLS terminated here
 	backendTLS string         // the backend's CertificateStatus, when it speaks TLS
 
+	srv *server // the backend server dialed, released when the connection ends
+
 	mu       sync.Mutex
 	backendC net.Conn // set while relaying, for shutdown
+	parked   *relay   // set while a parked relay runs, for shutdown
 	closing  string   // reason forced by shutdown
 	buf      [maxSniff]byte
 }
@@ -41,16 +44,37 @@ type summary struct {
 	backend string
 	res     relayResult
 	ext     extSummary // http, websocket and xml details (http.go)
+
+	detached bool // a parked relay will finish the connection
 }
 
-// serve sniffs the connection, routes it and logs one summary line.
+// serve sniffs the connection, routes it and logs one summary line. A
+// binary relay that parks while idle ends the connection later, from its
+// own callback (detached).
 func (h *conn) serve() {
-	defer h.gw.untrack(h)
-	defer h.l.release(h)
 	if !h.proxyHeader() {
+		h.done()
 		return
 	}
 	s := h.route()
+	if s.detached {
+		return
+	}
+	h.finish(s)
+}
+
+// done releases the connection's limits and tracking.
+func (h *conn) done() {
+	h.l.release(h)
+	h.gw.untrack(h)
+}
+
+// finish closes the connection and reports it: metrics and the summary line.
+func (h *conn) finish(s summary) {
+	defer h.done()
+	if h.srv != nil {
+		h.srv.release()
+	}
 	h.cc.Close()
 	h.c.Close()
 	h.mu.Lock()
@@ -119,7 +143,7 @@ func (h *conn) route() summary {
 		s.res.Reason, s.res.Err = "backend unreachable", err
 		return s
 	}
-	defer srv.release()
+	h.srv = srv // released in finish
 	s.backend = srv.addr
 	if !h.setBackend(bc) {
 		bc.Close()
@@ -200,7 +224,11 @@ func (h *conn) shutdown(reason string) {
 		h.closing = reason
 	}
 	bc := h.backendC
+	r := h.parked
 	h.mu.Unlock()
+	if r != nil {
+		r.abort(reason, nil) // also takes back directions that are parked
+	}
 	h.c.Close()
 	if bc != nil {
 		bc.Close()

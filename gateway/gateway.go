@@ -48,6 +48,11 @@ type Gateway struct {
 	// udpBlocks are the running udp blocks by name (guarded by mu).
 	udpBlocks map[string]*udpBlock
 
+	// parker holds idle relay directions without goroutines; nil where it
+	// could not start (relays then wait in the Go poller). Set by Listen,
+	// before the first accept; closed when Run returns.
+	parker *parker
+
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 
 	handshakeTimeout time.Duration // a client's TLS handshake: tlsHandshakeTimeout (tests shorten it)
@@ -186,6 +191,11 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	g.mu.Lock()
 	g.udpBlocks = blocks
 	g.mu.Unlock()
+	if p, err := newParker(); err == nil {
+		g.parker = p
+	} else {
+		g.log.Warn().Err(err).Msg("idle relays will hold goroutines")
+	}
 	g.lmu.Lock()
 	g.listeners = ls
 	g.lmu.Unlock()
@@ -285,6 +295,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.stopUDP()
 	g.serveWG.Wait()
 	g.drainConns(cfg.ShutdownTimeout)
+	if g.parker != nil {
+		g.parker.close()
+	}
 	gen := g.gen.Load()
 	if gen.cancel != nil {
 		gen.cancel()

@@ -51,6 +51,9 @@ type relay struct {
 	once            sync.Once
 	reason          string
 	err             error
+
+	// Set for a relay started with startRelay (parked while idle).
+	async *asyncRelay
 }
 
 // direction names the two copy loops for close reasons.
@@ -126,6 +129,9 @@ func (r *relay) abort(reason string, err error) {
 	})
 	r.client.Close()
 	r.backend.Close()
+	if r.async != nil {
+		r.async.cancelParked()
+	}
 }
 
 // finish records a clean half-close as the reason unless one is set.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -24,49 +25,85 @@ const pipeSize = 1 << 20
 // tcpDir is the per-direction state of the raw TCP copy loop. Its callbacks
 // are method values built once, so reading and splicing allocate nothing.
 type tcpDir struct {
+	r            *relay
+	d            *direction
 	src, dst     *net.TCPConn
 	srcRC, dstRC syscall.RawConn
+	srcFD        int
 	buf          *[]byte // borrowed from copyBufPool only while it holds data
 	n            int     // bytes read into buf by readFn
 	eof          bool    // src reached EOF
+	wouldBlock   bool    // nothing queued, and the direction may park
 	opErr        error   // error from the last callback
 	pipe         *pipe
 	want, inPipe int
 	readFn       func(uintptr) bool
 	spliceInFn   func(uintptr) bool
 	spliceOutFn  func(uintptr) bool
+
+	park   *parker // nil: wait in the Go poller
+	token  uint64  // parker bookkeeping
+	parkFD int
 }
 
-// copyTCP copies src to dst, both raw TCP sockets. Each round reads what is
-// queued straight into a pooled buffer; when nothing is queued the buffer
-// goes back to the pool before the goroutine parks in the poller, so an idle
-// connection holds no buffer and no pipe. A read that fills the whole buffer
-// means bulk data: what is still queued then moves by splice(2), without
-// entering user space. It returns nil on EOF.
-func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
-	t := &tcpDir{src: src, dst: dst}
+// errParked ends a copy loop whose direction was handed to the parker: its
+// goroutine must return without touching the direction again.
+var errParked = errors.New("parked")
+
+// newTCPDir prepares the copy loop of one direction between raw sockets.
+func (r *relay) newTCPDir(d *direction, src, dst *net.TCPConn, p *parker) (*tcpDir, error) {
+	t := &tcpDir{r: r, d: d, src: src, dst: dst, park: p}
 	var err error
 	if t.srcRC, err = src.SyscallConn(); err != nil {
-		return fmt.Errorf("raw %s conn: %w", d.srcName, err)
+		return nil, fmt.Errorf("raw %s conn: %w", d.srcName, err)
 	}
 	if t.dstRC, err = dst.SyscallConn(); err != nil {
-		return fmt.Errorf("raw %s conn: %w", d.dstName, err)
+		return nil, fmt.Errorf("raw %s conn: %w", d.dstName, err)
 	}
+	_ = t.srcRC.Control(func(fd uintptr) { t.srcFD = int(fd) })
 	t.readFn = t.read
 	t.spliceInFn = t.spliceIn
 	t.spliceOutFn = t.spliceOut
+	return t, nil
+}
+
+// copyTCP copies src to dst, both raw TCP sockets, waiting in the Go poller
+// (see loop). It returns nil on EOF.
+func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
+	t, err := r.newTCPDir(d, src, dst, nil)
+	if err != nil {
+		return err
+	}
 	r.armIdle(src)
+	return t.loop()
+}
+
+// loop copies until EOF (nil), an error, or, with a parker, until nothing is
+// queued (errParked). Each round reads what is queued straight into a pooled
+// buffer; when nothing is queued the buffer goes back to the pool before the
+// direction waits, so an idle connection holds no buffer and no pipe. A read
+// that fills the whole buffer means bulk data: what is still queued then
+// moves by splice(2), without entering user space.
+func (t *tcpDir) loop() error {
+	r, d := t.r, t.d
 	for {
-		t.n, t.eof, t.opErr = 0, false, nil
+		t.n, t.eof, t.opErr, t.wouldBlock = 0, false, nil, false
 		if err := t.srcRC.Read(t.readFn); err != nil {
 			t.release()
 			if isTimeout(err) {
-				if r.idle > 0 && !r.idleExpired(src) {
+				if r.idle > 0 && !r.idleExpired(t.src) {
 					continue
 				}
 				return errIdle
 			}
 			return err
+		}
+		if t.wouldBlock {
+			if err := t.park.park(t, t.srcFD); err == nil {
+				return errParked
+			}
+			t.park = nil // wait in the Go poller from now on
+			continue
 		}
 		if t.opErr != nil {
 			t.release()
@@ -77,7 +114,7 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 			return nil
 		}
 		full := t.n == len(*t.buf)
-		_, err := dst.Write((*t.buf)[:t.n])
+		_, err := t.dst.Write((*t.buf)[:t.n])
 		d.n += int64(t.n)
 		t.release()
 		r.touch()
@@ -85,7 +122,7 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 			return err
 		}
 		if full {
-			avail, ierr := unix.IoctlGetInt(t.fd(), unix.SIOCINQ)
+			avail, ierr := unix.IoctlGetInt(t.srcFD, unix.SIOCINQ)
 			if ierr == nil && avail >= spliceMin {
 				n, err := t.splice(min(avail, maxRound))
 				r.spliced.Add(n)
@@ -98,9 +135,19 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 	}
 }
 
+// resume runs a direction on from where it parked, in a goroutine of its
+// own; the parker calls it when the socket becomes readable.
+func (t *tcpDir) resume() {
+	err := t.loop()
+	if err == errParked {
+		return
+	}
+	t.r.endDir(t.d, err)
+}
+
 // read is the read callback: it borrows a buffer and reads what is queued.
-// With nothing queued it returns the buffer and false, so the goroutine
-// parks in the poller holding neither.
+// With nothing queued it returns the buffer; then either the direction parks
+// (wouldBlock) or the goroutine waits in the poller (false), holding neither.
 func (t *tcpDir) read(fd uintptr) bool {
 	if t.buf == nil {
 		t.buf = copyBufPool.Get().(*[]byte)
@@ -109,6 +156,10 @@ func (t *tcpDir) read(fd uintptr) bool {
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		t.release()
+		if t.park != nil {
+			t.wouldBlock = true
+			return true
+		}
 		return false
 	case err != nil:
 		t.opErr = err
@@ -126,13 +177,6 @@ func (t *tcpDir) release() {
 		copyBufPool.Put(t.buf)
 		t.buf = nil
 	}
-}
-
-// fd is the source socket's descriptor, for ioctl.
-func (t *tcpDir) fd() int {
-	var fd int
-	_ = t.srcRC.Control(func(f uintptr) { fd = int(f) })
-	return fd
 }
 
 // splice moves up to want queued bytes from src to dst through a pooled pipe.

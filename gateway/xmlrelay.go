@@ -336,6 +336,23 @@ func (h *conn) relay(s summary, prefix []byte, bc net.Conn) summary {
 		s.ext.msgsUp, s.ext.msgsDown = x.MsgsUp, x.MsgsDown
 		return s
 	}
+	if p := h.gw.parker; p != nil {
+		client, ok1 := h.cc.(*net.TCPConn)
+		backend, ok2 := bc.(*net.TCPConn)
+		if ok1 && ok2 {
+			s.detached = true
+			startRelay(client, prefix, backend, cfg.IdleTimeout, p, func(r *relay) {
+				h.mu.Lock()
+				h.parked = r
+				h.mu.Unlock()
+			}, func(res relayResult) {
+				fin := s
+				fin.res, fin.detached = res, false
+				h.finish(fin)
+			})
+			return s
+		}
+	}
 	s.res = runRelay(h.cc, prefix, bc, cfg.IdleTimeout)
 	return s
 }

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIdleRelaysHoldNoGoroutines opens relayed connections, lets them go
+// idle, and checks that their directions are parked (no goroutine each),
+// that every one still echoes afterwards, and that closing them reports
+// each connection once.
+func TestIdleRelaysHoldNoGoroutines(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	gw, logs, stop := startGateway(t, cfg)
+	if gw.parker == nil {
+		t.Fatal("the gateway runs without a parker")
+	}
+	const n = 200
+	conns := make([]*net.TCPConn, n)
+	for i := range conns {
+		c := dial(t, gw.Addr("bin"))
+		msg := fmt.Sprintf("hello %03d", i)
+		c.Write([]byte(msg))
+		if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+			t.Fatalf("conn %d: %v", i, err)
+		}
+		conns[i] = c
+	}
+	waitFor(t, func() bool { return gw.parker.parkedCount() == 2*n }, "every direction parked")
+	// The echo backend holds a goroutine per connection; the gateway must
+	// hold none: allow a small constant on top of the backend's n.
+	if g := runtime.NumGoroutine(); g > n+50 {
+		t.Fatalf("%d goroutines with %d idle relayed connections: directions are not parked", g, n)
+	}
+	for i, c := range conns {
+		msg := fmt.Sprintf("again %03d", i)
+		c.Write([]byte(msg))
+		back := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, back); err != nil || string(back) != msg {
+			t.Fatalf("conn %d after parking: %q %v", i, back, err)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, func() bool { return gw.parker.parkedCount() == 0 }, "parked directions ended")
+	stop()
+	if got := strings.Count(logs.String(), `"message":"connection closed"`); got != n {
+		t.Fatalf("%d summary lines for %d connections", got, n)
+	}
+}
+
+// TestParkedRelayHalfClose: the client half-closes while the backend keeps
+// talking; the parked backend direction still delivers and ends cleanly.
+func TestParkedRelayHalfClose(t *testing.T) {
+	backend := startBackend(t, func(c *net.TCPConn) {
+		io.Copy(io.Discard, c) // wait for the client's EOF
+		time.Sleep(50 * time.Millisecond)
+		c.Write([]byte("late reply"))
+		c.CloseWrite()
+	})
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
+	gw, _, _ := startGateway(t, cfg)
+	c := dial(t, gw.Addr("bin"))
+	c.Write([]byte("request"))
+	time.Sleep(50 * time.Millisecond) // both directions park
+	c.CloseWrite()
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "late reply" {
+		t.Fatalf("after half-close: %q %v", got, err)
+	}
+}
+
+// TestParkedRelaysShutdown: connections whose directions are parked are
+// closed at shutdown_timeout and Run returns.
+func TestParkedRelaysShutdown(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	gw, logs, stop := startGateway(t, cfg)
+	for range 10 {
+		c := dial(t, gw.Addr("bin"))
+		c.Write([]byte("x"))
+		io.ReadFull(c, make([]byte, 1))
+	}
+	waitFor(t, func() bool { return gw.parker.parkedCount() == 20 }, "parked")
+	stop() // fails the test if Run does not return
+	if got := strings.Count(logs.String(), `"reason":"shutdown"`); got != 10 {
+		t.Fatalf("%d connections closed with reason shutdown, want 10:\n%s", got, logs)
+	}
+}
