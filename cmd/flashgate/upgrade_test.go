@@ -103,7 +103,7 @@ func echoOnce(addr string, msg []byte) error {
 	return nil
 }
 
-// TestUpgradeReusePort is the zero-downtime upgrade of docs/scale-out.md:
+// TestUpgradeReusePort is the zero-downtime upgrade of examples/scale-out.md:
 // instance A serves a reuse_port listener while clients connect in a loop;
 // instance B starts on the same port, becomes ready, and A gets SIGTERM,
 // stops accepting and drains. No client connection may be refused or fail,
@@ -282,7 +282,7 @@ func runUpgrade(t *testing.T, bin string, strict bool) {
 	case strict || stats.refused.Load() > 0 || stats.other.Load() > 0:
 		t.Errorf("client connections failed during the upgrade: %s", &stats)
 	default:
-		t.Logf("*** %d connection(s) reset (%d at connect, the rest at their first read) when A closed its listener: tcp_migrate_req = 0 here drops its queues; set it to 1 (docs/scale-out.md) ***",
+		t.Logf("*** %d connection(s) reset (%d at connect, the rest at their first read) when A closed its listener: tcp_migrate_req = 0 here drops its queues; set it to 1 (examples/scale-out.md) ***",
 			stats.reset.Load(), stats.connectResets.Load())
 	}
 	if beforeB == 0 || stats.ok.Load() <= atExit {
