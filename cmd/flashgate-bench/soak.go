@@ -197,7 +197,8 @@ loop:
 				break
 			}
 			settled = s
-			if s.goroutines < 0 || s.goroutines <= base.goroutines+soakGoroutineSlack || time.Now().After(deadline) {
+			back := (s.goroutines < 0 || s.goroutines <= base.goroutines+soakGoroutineSlack) && s.fds <= base.fds+soakFDSlack
+			if back || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(time.Second)
@@ -250,13 +251,20 @@ loop:
 	} else if so.metrics != "" {
 		problems = append(problems, "could not scrape go_goroutines from "+so.metrics)
 	}
+	if died == "" {
+		fmt.Fprintf(out, "descriptors: %d before the load, %d after it\n", base.fds, settled.fds)
+		if settled.fds > base.fds+soakFDSlack {
+			problems = append(problems, fmt.Sprintf("descriptors did not return to the baseline: %d before, %d %v after the load",
+				base.fds, settled.fds, so.settle))
+		}
+	}
 	res := Result{Conns: len(kinds) * defaults(o.conns, 2), Seconds: time.Since(start).Seconds(), Ops: totalOps, Errors: totalErrs}
 	res.OpsPerSec = float64(totalOps) / o.duration.Seconds()
 	if len(problems) > 0 {
 		fmt.Fprintf(out, "verdict: FAIL\n  %s\n", strings.Join(problems, "\n  "))
 		return res, fmt.Errorf("soak failed: %s", strings.Join(problems, "; "))
 	}
-	fmt.Fprintln(out, "verdict: PASS (no exit, flat RSS, goroutines back to the baseline)")
+	fmt.Fprintln(out, "verdict: PASS (no exit, flat RSS, goroutines and descriptors back to the baseline)")
 	res.Note = fmt.Sprintf("PASS; %d SIGHUPs; RSS max/min %.3f", hups, flat.ratio)
 	return res, nil
 }
@@ -266,6 +274,7 @@ loop:
 const (
 	soakMaxRSSRatio    = 1.25
 	soakGoroutineSlack = 5 // the scrape itself, idle HTTP connections
+	soakFDSlack        = 6 // the scrape's connection, pooled splice pipes (2 fds each)
 )
 
 type flatness struct {
