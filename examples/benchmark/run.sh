@@ -42,7 +42,7 @@ go build -o "$OUT/flashgate" ./cmd/flashgate
 go build -o "$OUT/flashgate-bench" ./cmd/flashgate-bench
 B=$OUT/flashgate-bench
 
-ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from maxconn
 
 PIDS=()
 cleanup() {
