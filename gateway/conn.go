@@ -259,10 +259,10 @@ func (h *conn) logSummary(s summary) {
 	ev = ev.Int64("bytes_up", s.res.Up).
 		Int64("bytes_down", s.res.Down).
 		Dur("duration", time.Since(h.start)).
-		Str("reason", s.res.Reason)
+		Str("reason", truncate(s.res.Reason, maxLogText))
 	ev = s.ext.log(ev)
 	if s.res.Err != nil {
-		ev = ev.AnErr("error", s.res.Err)
+		ev = ev.Str("error", truncate(s.res.Err.Error(), maxLogText))
 	}
 	ev.Msg("connection closed")
 }

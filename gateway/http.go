@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -328,9 +329,20 @@ func urlPolicyResponse(p *policyfile.Policy) []byte {
 	return resp
 }
 
+// truncate caps client-supplied text for the log: at most n bytes, cut at a
+// rune boundary and marked with "…". The logger escapes what remains
+// (quotes, control bytes), in JSON and console format alike.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
+
+// maxLogText bounds a reason or error string in a log line; they can
+// quote client bytes (an Origin host, a malformed header line).
+const maxLogText = 256

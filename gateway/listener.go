@@ -208,7 +208,7 @@ func (l *listener) reject(c *net.TCPConn, client netip.AddrPort, reason string, 
 	ev := l.log.Warn().Str("client", client.String()).Str("reason", reason).
 		Int64("suppressed", l.rejectSuppressed.Swap(0))
 	if err != nil {
-		ev = ev.AnErr("error", err)
+		ev = ev.Str("error", truncate(err.Error(), maxLogText))
 	}
 	ev.Msg("connection rejected")
 }

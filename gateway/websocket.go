@@ -54,7 +54,7 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 	host, d := checkOrigin(h.policy(), origin, h.localPort())
 	if !d.Allowed {
 		s = h.httpError(s, http.StatusForbidden, "origin not allowed by the cross-domain policy", errOriginDenied)
-		s.res.Reason = fmt.Sprintf("origin %q denied: %s", host, truncate(d.Rule, 200))
+		s.res.Reason = fmt.Sprintf("origin %q denied: %s", truncate(host, 128), truncate(d.Rule, 200))
 		return s
 	}
 	b := h.wsBackend(ws)
