@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,9 +290,31 @@ var cfgAdminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "a
 func (d *cfgDecoder) decodeAdmin(b *hcl.Block) *AdminConfig {
 	c := d.content(b, cfgAdminSchema)
 	ac := &AdminConfig{Address: cfgDefaultAdminAddress}
-	d.address(c.Attributes, "address", &ac.Address, cfgAddrBind)
+	rng, ok := d.address(c.Attributes, "address", &ac.Address, cfgAddrBind)
 	d.str(c.Attributes, "token", &ac.Token)
+	if ok && ac.Token == "" && !cfgLoopback(ac.Address) {
+		r := rng
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  fmt.Sprintf("admin address %q is not loopback and has no token", ac.Address),
+			Detail:   "/status and /metrics are open to anyone who can reach it: set token = env(\"FLASHGATE_ADMIN_TOKEN\") or bind 127.0.0.1",
+			Subject:  &r,
+		})
+	}
 	return ac
+}
+
+// cfgLoopback reports whether a bind address listens on loopback only.
+func cfgLoopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 var cfgACMESchema = &hcl.BodySchema{

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -662,4 +663,68 @@ func startGatewayWith(t *testing.T, cfg *Config, adjust func(*Gateway)) (*Gatewa
 		}
 	})
 	return gw, logs
+}
+
+// TestHostileLogsBounded: client bytes that reach the summary line (Origin
+// host, request path, parse errors quoting a header line) are capped, so a
+// client cannot write kilobytes into the log per connection.
+func TestHostileLogsBounded(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := httpConfig(backend)
+	cfg.Listeners = append(cfg.Listeners, testListener("web", "games", ""))
+	gw, logs, stop := startGateway(t, cfg)
+	long := strings.Repeat("a", 7000)
+	for _, tc := range []struct{ listener, head, status string }{
+		{"mux", "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://" + long + ".example\r\n\r\n", "403"},
+		{"mux", "GET /" + long + " HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", "404"},
+		{"web", "GET /crossdomain.xml HTTP/1.1\r\nbad header line " + long + "\r\n\r\n", "400"},
+	} {
+		c := dial(t, gw.Addr(tc.listener))
+		if _, err := c.Write([]byte(tc.head)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(c)
+		if !bytes.HasPrefix(got, []byte("HTTP/1.1 "+tc.status+" ")) {
+			t.Errorf("got %.40q, want %s", got, tc.status)
+		}
+	}
+	stop()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	closed := 0
+	for _, l := range lines {
+		if strings.Contains(l, "connection closed") {
+			closed++
+		}
+		if len(l) > 1500 {
+			t.Errorf("a log line of %d bytes: %.300s…", len(l), l)
+		}
+	}
+	if closed != 3 {
+		t.Errorf("%d summary lines, want 3", closed)
+	}
+}
+
+// TestAdminOpenAddressWarns: an admin endpoint off loopback without a
+// token is allowed (behind a firewall it may be meant) but warned about.
+func TestAdminOpenAddressWarns(t *testing.T) {
+	for _, tc := range []struct {
+		admin string
+		warn  bool
+	}{
+		{"admin {\n  address = \"0.0.0.0:9843\"\n}\n", true},
+		{"admin {\n  address = \"[::]:9843\"\n  token = \"s3cret\"\n}\n", false},
+		{"admin {\n  address = \"127.0.0.1:9843\"\n}\n", false},
+		{"admin {\n  address = \"[::1]:9843\"\n}\n", false},
+		{"admin {\n}\n", false}, // the default is loopback
+	} {
+		cfg, err := ParseConfig([]byte(tc.admin), filepath.Join(t.TempDir(), "a.hcl"))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.admin, err)
+		}
+		got := strings.Contains(strings.Join(cfg.Warnings, "\n"), "not loopback and has no token")
+		if got != tc.warn {
+			t.Errorf("%q: warning %v, want %v (%q)", tc.admin, got, tc.warn, cfg.Warnings)
+		}
+	}
 }
