@@ -80,6 +80,12 @@ func loadPolicyFile(pc *PolicyConfig) hcl.Diagnostics {
 // player would accept plus one byte, so the linter can say it is too large
 // and a FIFO or a device can never hang the loader.
 func readPolicyFile(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO blocks until a writer comes.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

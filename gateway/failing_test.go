@@ -344,3 +344,31 @@ listener "l" {
 	default:
 	}
 }
+
+// TestConfigPolicyFileFIFO: a policy file that is a FIFO is refused at
+// once; opening it first would block the loader (and a SIGHUP reload)
+// until something writes to it.
+func TestConfigPolicyFileFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "crossdomain.xml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("SKIPPED LOUDLY: mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := ParseConfig([]byte("policy \"p\" {\n  file = \"crossdomain.xml\"\n}\n"), filepath.Join(dir, "f.hcl"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("err = %v, want a refusal", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the loader so the test binary can exit.
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("the loader blocked opening a FIFO policy file")
+	}
+}
