@@ -101,3 +101,53 @@ func TestParkedRelaysShutdown(t *testing.T) {
 		t.Fatalf("%d connections closed with reason shutdown, want 10:\n%s", got, logs)
 	}
 }
+
+// TestIdleXMLRelaysPark: XMLSocket connections (protocol xml) park too, and
+// still frame, count and enforce max_message after parking.
+func TestIdleXMLRelaysPark(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, Framing: "nul"}}
+	l := testListener("xml", "", "echo")
+	l.Protocol, l.MaxMessage = "xml", 64
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, logs, stop := startGateway(t, cfg)
+	const n = 20
+	conns := make([]*net.TCPConn, n)
+	for i := range conns {
+		c := dial(t, gw.Addr("xml"))
+		msg := fmt.Sprintf("<m n=\"%d\"/>\x00", i)
+		c.Write([]byte(msg))
+		if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	waitFor(t, func() bool { return gw.parker.parkedCount() == 2*n }, "xml directions parked")
+	// After parking: a message is still framed and echoed...
+	msg := []byte("<again/>\x00")
+	conns[0].Write(msg)
+	if _, err := io.ReadFull(conns[0], make([]byte, len(msg))); err != nil {
+		t.Fatal(err)
+	}
+	// ...and one over max_message closes that connection only.
+	conns[1].Write([]byte("<big>" + strings.Repeat("x", 100)))
+	if rest, _ := io.ReadAll(conns[1]); len(rest) != 0 {
+		t.Fatalf("over max_message: got %q", rest)
+	}
+	conns[2].Write(msg)
+	if _, err := io.ReadFull(conns[2], make([]byte, len(msg))); err != nil {
+		t.Fatalf("a neighbour of the oversized connection: %v", err)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	stop()
+	out := logs.String()
+	if !strings.Contains(out, `"reason":"client message over max_message"`) {
+		t.Errorf("no max_message reason:\n%s", out)
+	}
+	if !strings.Contains(out, `"msgs_up":2,"msgs_down":2`) {
+		t.Errorf("message counts missing for the connection that sent two messages:\n%s", out)
+	}
+}

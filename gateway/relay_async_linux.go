@@ -26,8 +26,11 @@ type asyncRelay struct {
 // are handed to the parker. It returns as soon as the calling goroutine is
 // no longer needed; onDone receives the result (both sockets closed) from
 // whichever goroutine ends the relay.
+//
+// With framers (protocol xml) each direction frames NUL-terminated messages
+// (up: client→backend, down: backend→client); the prefix is framed too.
 func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle time.Duration, p *parker,
-	started func(*relay), onDone func(relayResult)) {
+	up, down *framer, started func(*relay), onDone func(relayResult)) {
 	r := &relay{client: client, backend: backend, idle: idle}
 	a := &asyncRelay{r: r, park: p, onDone: onDone}
 	r.async = a
@@ -36,12 +39,20 @@ func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle t
 		started(r)
 	}
 	if len(prefix) > 0 {
-		n, err := backend.Write(prefix)
+		end, ferr := len(prefix), error(nil)
+		if up != nil {
+			_, end, ferr = up.frame(prefix, 0, len(prefix))
+		}
+		n, err := backend.Write(prefix[:end])
 		a.up0 = int64(n)
-		if err != nil {
+		if err != nil || ferr != nil {
 			client.Close()
 			backend.Close()
-			onDone(relayResult{Up: a.up0, Reason: reasonBackendError, Err: err})
+			reason := reasonBackendError
+			if ferr != nil {
+				reason, err = "client message over max_message", ferr
+			}
+			onDone(relayResult{Up: a.up0, Reason: reason, Err: err})
 			return
 		}
 	}
@@ -55,6 +66,7 @@ func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle t
 		onDone(relayResult{Up: a.up0, Reason: reasonClientError, Err: err})
 		return
 	}
+	t1.f, t2.f = up, down
 	a.dirs = [2]*tcpDir{t1, t2}
 	a.pending.Store(2)
 	if idle > 0 {
@@ -75,6 +87,8 @@ func (r *relay) endDir(d *direction, err error) {
 		}
 	case errors.Is(err, errIdle):
 		r.abort(reasonIdle, err)
+	case errors.Is(err, ErrMessageTooLarge):
+		r.abort(d.srcName+" message over max_message", err)
 	default:
 		r.abort(d.srcName+" error", err)
 	}

@@ -27,6 +27,8 @@ func (a *asyncRelay) cancelParked() {}
 
 // startRelay runs the relay to its end where directions cannot park.
 func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle time.Duration, _ *parker,
-	started func(*relay), onDone func(relayResult)) {
+	up, down *framer, started func(*relay), onDone func(relayResult)) {
+	// Never reached: without a parker (newParker fails here) connections
+	// take the waiting relays (runRelay, runXMLRelay).
 	onDone(runRelay(client, prefix, backend, idle))
 }

@@ -44,6 +44,10 @@ type tcpDir struct {
 	park   *parker // nil: wait in the Go poller
 	token  uint64  // parker bookkeeping
 	parkFD int
+
+	// f frames XMLSocket messages (protocol xml): reads land at buf[1:] so
+	// line framing has room for a held-back '\r'; no splice.
+	f *framer
 }
 
 // errParked ends a copy loop whose direction was handed to the parker: its
@@ -111,7 +115,13 @@ func (t *tcpDir) loop() error {
 		}
 		if t.eof {
 			t.release()
-			return nil
+			return t.flushFramer()
+		}
+		if t.f != nil {
+			if err := t.writeFramed(); err != nil {
+				return err
+			}
+			continue
 		}
 		full := t.n == len(*t.buf)
 		_, err := t.dst.Write((*t.buf)[:t.n])
@@ -135,6 +145,38 @@ func (t *tcpDir) loop() error {
 	}
 }
 
+// writeFramed frames what read brought (at buf[1:]) and writes the
+// complete output; over max_message it writes what came before the
+// offending message and returns ErrMessageTooLarge.
+func (t *tcpDir) writeFramed() error {
+	start, end, ferr := t.f.frame(*t.buf, 1, t.n)
+	var err error
+	if end > start {
+		_, err = t.dst.Write((*t.buf)[start:end])
+		t.d.n += int64(end - start)
+	}
+	t.release()
+	t.r.touch()
+	if err != nil {
+		return err
+	}
+	return ferr
+}
+
+// flushFramer writes what a framer held back at EOF (a lone '\r').
+func (t *tcpDir) flushFramer() error {
+	if t.f == nil {
+		return nil
+	}
+	if tail := t.f.flush(); tail != nil {
+		if _, err := t.dst.Write(tail); err != nil {
+			return err
+		}
+		t.d.n++
+	}
+	return nil
+}
+
 // resume runs a direction on from where it parked, in a goroutine of its
 // own; the parker calls it when the socket becomes readable.
 func (t *tcpDir) resume() {
@@ -152,7 +194,11 @@ func (t *tcpDir) read(fd uintptr) bool {
 	if t.buf == nil {
 		t.buf = copyBufPool.Get().(*[]byte)
 	}
-	n, err := unix.Read(int(fd), *t.buf)
+	b := *t.buf
+	if t.f != nil {
+		b = b[1:]
+	}
+	n, err := unix.Read(int(fd), b)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		t.release()

@@ -327,31 +327,43 @@ func (w *readWaiter) poll(fd uintptr) bool {
 
 // relay runs the relay to a dialed backend: framed for protocol "xml"
 // (except TLS and HTTP, which are relayed as plain bytes), binary otherwise.
+// Between raw TCP sockets it parks while idle (startRelay) and the
+// connection is finished from the relay's callback (s.detached).
 func (h *conn) relay(s summary, prefix []byte, bc net.Conn) summary {
 	cfg := h.rt.cfg
-	if cfg.Protocol == "xml" && s.kind != KindTLS && s.kind != KindHTTP {
-		x := runXMLRelay(h.cc, prefix, bc, cfg.IdleTimeout, cfg.MaxMessage, h.rt.backend.cfg.Framing)
-		s.res = x.relayResult
-		s.ext.proto = "xml"
-		s.ext.msgsUp, s.ext.msgsDown = x.MsgsUp, x.MsgsDown
-		return s
-	}
+	xml := cfg.Protocol == "xml" && s.kind != KindTLS && s.kind != KindHTTP
 	if p := h.gw.parker; p != nil {
 		client, ok1 := h.cc.(*net.TCPConn)
 		backend, ok2 := bc.(*net.TCPConn)
 		if ok1 && ok2 {
+			var up, down *framer
+			if xml {
+				upMode, downMode := xmlModes(h.rt.backend.cfg.Framing)
+				up, down = newFramer(upMode, cfg.MaxMessage), newFramer(downMode, cfg.MaxMessage)
+				s.ext.proto = "xml"
+			}
 			s.detached = true
-			startRelay(client, prefix, backend, cfg.IdleTimeout, p, func(r *relay) {
+			startRelay(client, prefix, backend, cfg.IdleTimeout, p, up, down, func(r *relay) {
 				h.mu.Lock()
 				h.parked = r
 				h.mu.Unlock()
 			}, func(res relayResult) {
 				fin := s
 				fin.res, fin.detached = res, false
+				if up != nil {
+					fin.ext.msgsUp, fin.ext.msgsDown = up.msgs, down.msgs
+				}
 				h.finish(fin)
 			})
 			return s
 		}
+	}
+	if xml {
+		x := runXMLRelay(h.cc, prefix, bc, cfg.IdleTimeout, cfg.MaxMessage, h.rt.backend.cfg.Framing)
+		s.res = x.relayResult
+		s.ext.proto = "xml"
+		s.ext.msgsUp, s.ext.msgsDown = x.MsgsUp, x.MsgsDown
+		return s
 	}
 	s.res = runRelay(h.cc, prefix, bc, cfg.IdleTimeout)
 	return s
