@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +34,6 @@ type tcpDir struct {
 	buf          *[]byte // borrowed from copyBufPool only while it holds data
 	n            int     // bytes read into buf by readFn
 	eof          bool    // src reached EOF
-	wouldBlock   bool    // nothing queued, and the direction may park
 	opErr        error   // error from the last callback
 	pipe         *pipe
 	want, inPipe int
@@ -49,6 +49,11 @@ type tcpDir struct {
 	// line framing has room for a held-back '\r'; no splice.
 	f *framer
 }
+
+// parkAfter is how long a direction waits in the Go poller (cheap to wake)
+// before it parks (cheap to keep): busy connections never park, idle ones
+// give their goroutine back after this much quiet.
+const parkAfter = time.Second
 
 // errParked ends a copy loop whose direction was handed to the parker: its
 // goroutine must return without touching the direction again.
@@ -91,9 +96,22 @@ func (r *relay) copyTCP(d *direction, src, dst *net.TCPConn) error {
 func (t *tcpDir) loop() error {
 	r, d := t.r, t.d
 	for {
-		t.n, t.eof, t.opErr, t.wouldBlock = 0, false, nil, false
+		t.n, t.eof, t.opErr = 0, false, nil
+		if t.park != nil {
+			// Wait in the Go poller while the connection is busy; park
+			// once it has been quiet for parkAfter.
+			_ = t.src.SetReadDeadline(time.Now().Add(parkAfter))
+		}
 		if err := t.srcRC.Read(t.readFn); err != nil {
 			t.release()
+			if isTimeout(err) && t.park != nil {
+				if err := t.park.park(t, t.srcFD); err == nil {
+					return errParked
+				}
+				t.park = nil // wait in the Go poller from now on
+				_ = t.src.SetReadDeadline(time.Time{})
+				continue
+			}
 			if isTimeout(err) {
 				if r.idle > 0 && !r.idleExpired(t.src) {
 					continue
@@ -101,13 +119,6 @@ func (t *tcpDir) loop() error {
 				return errIdle
 			}
 			return err
-		}
-		if t.wouldBlock {
-			if err := t.park.park(t, t.srcFD); err == nil {
-				return errParked
-			}
-			t.park = nil // wait in the Go poller from now on
-			continue
 		}
 		if t.opErr != nil {
 			t.release()
@@ -188,8 +199,8 @@ func (t *tcpDir) resume() {
 }
 
 // read is the read callback: it borrows a buffer and reads what is queued.
-// With nothing queued it returns the buffer; then either the direction parks
-// (wouldBlock) or the goroutine waits in the poller (false), holding neither.
+// With nothing queued it returns the buffer and false: the goroutine waits
+// in the poller holding no buffer.
 func (t *tcpDir) read(fd uintptr) bool {
 	if t.buf == nil {
 		t.buf = copyBufPool.Get().(*[]byte)
@@ -202,10 +213,6 @@ func (t *tcpDir) read(fd uintptr) bool {
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		t.release()
-		if t.park != nil {
-			t.wouldBlock = true
-			return true
-		}
 		return false
 	case err != nil:
 		t.opErr = err

@@ -246,7 +246,7 @@ func runIdle(ctx context.Context, o options) (Result, error) {
 		}
 		conns = append(conns, c)
 	}
-	time.Sleep(500 * time.Millisecond) // let the target settle
+	time.Sleep(2 * time.Second) // let the target settle (flashgate parks idle relays after 1 s)
 	r := Result{Conns: len(conns), Errors: errs}
 	if o.pid != "" && len(conns) > 0 {
 		rss1, fds1, err := procUsage(o.pid)

@@ -46,7 +46,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from
 
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" ${FG_PID:-} ${HA_PID:-}; do kill "$p" 2>/dev/null || true; done
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -60,14 +60,26 @@ start "$B" serve -mode udp-echo -listen 127.0.0.1:7003
 start "$B" serve -mode ws-echo -listen 127.0.0.1:7004
 start "$B" serve -mode policy -listen 127.0.0.1:7845
 
-# The gateways.
-start "$OUT/flashgate" run -config examples/benchmark/flashgate.hcl
-FG_PID=$!
-start haproxy -f examples/benchmark/haproxy.cfg -db
-HA_PID=$!
-mkdir -p "$OUT/nginx/logs"
-cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
-nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
+# The gateways. They are restarted before the idle figure: memory per idle
+# connection is read as RSS growth, which a warm heap would hide.
+start_gateways() {
+  "$OUT/flashgate" run -config examples/benchmark/flashgate.hcl >>"$OUT/peers.log" 2>&1 &
+  FG_PID=$!
+  haproxy -f examples/benchmark/haproxy.cfg -db >>"$OUT/peers.log" 2>&1 &
+  HA_PID=$!
+  mkdir -p "$OUT/nginx/logs"
+  cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
+  nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
+  sleep 1
+  NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
+}
+stop_gateways() {
+  kill "$FG_PID" "$HA_PID" 2>/dev/null || true
+  kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
+  wait "$FG_PID" "$HA_PID" 2>/dev/null || true
+  sleep 1
+}
+start_gateways
 start socat TCP-LISTEN:7401,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7001
 start socat TCP-LISTEN:7402,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7002
 start socat UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
@@ -76,7 +88,6 @@ export NODE_PATH=$OUT/npm/node_modules
 start node examples/benchmark/policyfile-server.js 7844
 start node examples/benchmark/policyfile-server.js 7846 fixed
 sleep 2
-NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
 
 bench() { # figure label target [flags...]
   local fig=$1 label=$2 target=$3; shift 3
@@ -98,6 +109,8 @@ for run in $(seq "$RUNS"); do
         for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301; do
           bench latency "${t%%:*}" "127.0.0.1:${t##*:}" -rate 5000; done ;;
       idle)
+        stop_gateways
+        start_gateways
         bench idle flashgate 127.0.0.1:7101 -conns 2000 -duration 1s -pid "$FG_PID"
         bench idle haproxy 127.0.0.1:7201 -conns 2000 -duration 1s -pid "$HA_PID"
         bench idle nginx 127.0.0.1:7301 -conns 2000 -duration 1s -pid "$NGINX_WORKERS" ;;
