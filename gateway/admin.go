@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,11 @@ func (g *Gateway) listenAdmin(ctx context.Context, ac *AdminConfig) (*adminServe
 	mux.Handle("GET /metrics", a.auth(promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{})))
 	mux.Handle("GET /status", a.auth(http.HandlerFunc(a.statusJSON)))
 	mux.Handle("GET /{$}", a.auth(http.HandlerFunc(a.page)))
+	// Go's profiler, behind the same token: profile a live gateway with
+	// go tool pprof http://ADMIN/debug/pprof/profile?seconds=10
+	mux.Handle("GET /debug/pprof/", a.auth(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", a.auth(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", a.auth(http.HandlerFunc(pprof.Trace)))
 	a.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

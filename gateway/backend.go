@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -30,9 +31,10 @@ type backend struct {
 func newBackend(cfg *BackendConfig) *backend {
 	// No TCP keepalive to backends (four setsockopts per dial): they sit on
 	// a network the operator runs, and idle_timeout ends dead relays.
-	b := &backend{cfg: cfg, dialer: net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1}}
+	b := &backend{cfg: cfg}
+	b.dialer = net.Dialer{Timeout: b.timeout(), KeepAlive: -1}
 	for _, a := range cfg.Address {
-		b.servers = append(b.servers, &server{addr: a})
+		b.servers = append(b.servers, newServer(a))
 	}
 	return b
 }
@@ -60,9 +62,7 @@ func (b *backend) dial(ctx context.Context) (net.Conn, string, error) {
 func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 	var errs []error
 	for _, s := range b.candidates() {
-		dctx, cancel := context.WithTimeout(ctx, b.timeout())
-		c, err := b.dialer.DialContext(dctx, "tcp", s.addr)
-		cancel()
+		c, err := b.dialOne(ctx, s)
 		if err == nil {
 			s.active.Add(1)
 			s.succeeded()
@@ -79,6 +79,28 @@ func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 		errs = append(errs, fmt.Errorf("dial backend %s: %w", s.addr, err))
 	}
 	return nil, nil, fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
+}
+
+// newServer is one address of a backend.
+func newServer(addr string) *server {
+	s := &server{addr: addr}
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		s.ip = ap
+	}
+	return s
+}
+
+// dialOne dials one server within connect_timeout (the dialer's Timeout);
+// IP literals skip the resolver.
+func (b *backend) dialOne(ctx context.Context, s *server) (net.Conn, error) {
+	if s.ip.IsValid() {
+		c, err := b.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, s.ip)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return c, nil
+	}
+	return b.dialer.DialContext(ctx, "tcp", s.addr)
 }
 
 func (b *backend) timeout() time.Duration {

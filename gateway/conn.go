@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -135,9 +134,7 @@ func (h *conn) route() summary {
 		s.res = runEcho(h.cc, prefix, cfg.IdleTimeout)
 		return s
 	}
-	ctx, cancel := context.WithCancel(h.gw.ctx)
-	bc, srv, err := h.dialBackend(ctx, b)
-	cancel()
+	bc, srv, err := h.dialBackend(h.gw.ctx, b)
 	if err != nil {
 		s.res.Up = int64(n)
 		s.res.Reason, s.res.Err = "backend unreachable", err

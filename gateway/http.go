@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -226,9 +225,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 // backend wants one) and registers it for shutdown. On failure it fills s
 // and returns false; on success the caller calls release when done.
 func (h *conn) connectBackend(s *summary, b *backend) (bc net.Conn, release func(), ok bool) {
-	ctx, cancel := context.WithCancel(h.gw.ctx)
-	bc, srv, err := h.dialBackend(ctx, b)
-	cancel()
+	bc, srv, err := h.dialBackend(h.gw.ctx, b)
 	if err != nil {
 		s.res.Reason, s.res.Err = "backend unreachable", err
 		return nil, nil, false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,9 @@ const (
 // open connections carry over.
 type server struct {
 	addr      string
-	active    atomic.Int64 // relayed connections open to it
-	downUntil atomic.Int64 // unixnano; 0 = up, math.MaxInt64 = until a check passes
+	ip        netip.AddrPort // addr parsed, when it is an IP literal: dialed without a lookup
+	active    atomic.Int64   // relayed connections open to it
+	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
 
 	mu       sync.Mutex
 	penalty  time.Duration // current passive down time
@@ -224,7 +226,7 @@ func newPools(cfg *Config, prev map[string]*backend, m *metrics) map[string]*bac
 				}
 			}
 			if s == nil {
-				s = &server{addr: addr}
+				s = newServer(addr)
 			}
 			b.servers[i] = s
 		}

@@ -72,8 +72,10 @@ func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle t
 	if idle > 0 {
 		a.timer = time.AfterFunc(idle, a.idleCheck)
 	}
+	// Both directions start on fresh goroutines with small stacks; the
+	// caller's goroutine (grown by sniffing and dialing) ends now.
 	go t2.resume()
-	t1.resume()
+	go t1.resume()
 }
 
 // endDir ends one direction: EOF is propagated as CloseWrite, anything else

@@ -51,9 +51,12 @@ type tcpDir struct {
 }
 
 // parkAfter is how long a direction waits in the Go poller (cheap to wake)
-// before it parks (cheap to keep): busy connections never park, idle ones
-// give their goroutine back after this much quiet.
-const parkAfter = time.Second
+// before it parks (cheap to keep): connections that exchange messages
+// faster than this never park, idle ones give their goroutine back after
+// this much quiet. Longer keeps more goroutines (and Go keeps their memory
+// once it has grown); shorter costs three syscalls per message to chatty
+// but slow connections.
+const parkAfter = 100 * time.Millisecond
 
 // errParked ends a copy loop whose direction was handed to the parker: its
 // goroutine must return without touching the direction again.
