@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -82,24 +81,14 @@ func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 }
 
 // newServer is one address of a backend.
-func newServer(addr string) *server {
-	s := &server{addr: addr}
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		s.ip = ap
-	}
-	return s
-}
+func newServer(addr string) *server { return &server{addr: addr} }
 
-// dialOne dials one server within connect_timeout (the dialer's Timeout);
-// IP literals skip the resolver.
+// dialOne dials one server within connect_timeout (the dialer's Timeout).
+// Not Dialer.DialTCP with a zero local address: that binds ":0" before
+// connecting, which takes ports from the ephemeral range without sharing
+// them with TIME_WAIT sockets, and a busy gateway runs out of ports
+// ("bind: address already in use") where connect() alone would not.
 func (b *backend) dialOne(ctx context.Context, s *server) (net.Conn, error) {
-	if s.ip.IsValid() {
-		c, err := b.dialer.DialTCP(ctx, "tcp", netip.AddrPort{}, s.ip)
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return c, nil
-	}
 	return b.dialer.DialContext(ctx, "tcp", s.addr)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"net"
-	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -33,7 +32,6 @@ const (
 // open connections carry over.
 type server struct {
 	addr      string
-	ip        netip.AddrPort // addr parsed, when it is an IP literal: dialed without a lookup
 	active    atomic.Int64   // relayed connections open to it
 	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
 
