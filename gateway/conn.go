@@ -89,6 +89,12 @@ func (h *conn) finish(s summary) {
 // route decides what the connection is and runs it to its end.
 func (h *conn) route() summary {
 	cfg := h.rt.cfg
+	if h.rt.transparent() {
+		// Nothing to decide: dial at once, as a plain TCP proxy does. The
+		// backend's connect overlaps the client's first bytes, and a
+		// backend that speaks first greets without sniff_timeout's delay.
+		return h.toBackend(summary{kind: KindRaw}, nil)
+	}
 	n, kind, err := h.sniff(cfg.SniffTimeout)
 	prefix := h.buf[:n]
 	s := summary{kind: kind}
@@ -128,6 +134,13 @@ func (h *conn) route() summary {
 		}
 		return s
 	}
+	return h.toBackend(s, prefix)
+}
+
+// toBackend runs the connection to the listener's backend: the builtin
+// echo, or a dialed server and the relay. prefix holds the bytes sniffed.
+func (h *conn) toBackend(s summary, prefix []byte) summary {
+	cfg := h.rt.cfg
 	b := h.rt.backend
 	if b.echo() {
 		s.backend = "builtin:echo"
@@ -136,7 +149,7 @@ func (h *conn) route() summary {
 	}
 	bc, srv, err := h.dialBackend(h.gw.ctx, b)
 	if err != nil {
-		s.res.Up = int64(n)
+		s.res.Up = int64(len(prefix))
 		s.res.Reason, s.res.Err = "backend unreachable", err
 		return s
 	}

@@ -527,3 +527,30 @@ func TestGarbageIsRelayedAsData(t *testing.T) {
 		}
 	}
 }
+
+// TestTransparentListenerDoesNotSniff: a binary listener without a policy
+// dials at once, so a backend that speaks first greets without waiting for
+// sniff_timeout, and the summary says the connection was not sniffed.
+func TestTransparentListenerDoesNotSniff(t *testing.T) {
+	backend := startBackend(t, func(c *net.TCPConn) {
+		c.Write([]byte("220 ready\r\n"))
+		echoHandler(c)
+	})
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "smtp", Address: []string{backend}}}
+	l := testListener("smtp", "", "smtp")
+	l.SniffTimeout = 30 * time.Second // would dominate if the gateway sniffed
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, logs, stop := startGateway(t, cfg)
+	c := dial(t, gw.Addr("smtp"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	greeting := make([]byte, 11)
+	if _, err := io.ReadFull(c, greeting); err != nil || string(greeting) != "220 ready\r\n" {
+		t.Fatalf("greeting %q %v (a sniffing listener would still be waiting)", greeting, err)
+	}
+	c.Close()
+	stop()
+	if !strings.Contains(logs.String(), `"kind":"raw"`) {
+		t.Errorf("summary does not report kind raw:\n%s", logs)
+	}
+}

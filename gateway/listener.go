@@ -27,6 +27,14 @@ type route struct {
 	tls          *listenerTLS // nil: TLS is passed through to the backend
 }
 
+// transparent reports whether connections need no sniffing: a binary
+// listener with a backend and no policy, no TLS termination and no
+// WebSocket paths relays every byte as it comes, whatever it is.
+func (rt *route) transparent() bool {
+	return rt.policyAnswer == nil && rt.tls == nil && rt.backend != nil &&
+		rt.cfg.Protocol != "xml" && len(rt.cfg.WebSockets) == 0
+}
+
 // listener accepts connections on one address and hands each to a
 // connection handler.
 type listener struct {

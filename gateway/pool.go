@@ -32,8 +32,8 @@ const (
 // open connections carry over.
 type server struct {
 	addr      string
-	active    atomic.Int64   // relayed connections open to it
-	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
+	active    atomic.Int64 // relayed connections open to it
+	downUntil atomic.Int64 // unixnano; 0 = up, math.MaxInt64 = until a check passes
 
 	mu       sync.Mutex
 	penalty  time.Duration // current passive down time

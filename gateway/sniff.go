@@ -13,9 +13,10 @@ const (
 	KindHTTP                // an HTTP/1.x request line
 	KindData                // anything else: relayed to the backend
 	KindSilent              // no byte within sniff_timeout (server speaks first)
+	KindRaw                 // not sniffed: a transparent binary listener relays every byte
 )
 
-var kindNames = [...]string{"unknown", "policy", "tls", "http", "data", "silent"}
+var kindNames = [...]string{"unknown", "policy", "tls", "http", "data", "silent", "raw"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
