@@ -10,14 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spliceMin is the queued byte count from which a direction splices instead
-// of copying through a buffer: below it, two copies cost less than the pipe's
-// two extra syscalls. Game messages are small; file transfers are not.
-const spliceMin = 64 << 10
-
 // maxRound bounds the bytes one splice round moves before the loop looks at
 // the clock again.
 const maxRound = 4 << 20
+
+// bulkExit: a splice round that moves less than this ends bulk mode; small
+// messages are cheaper through the buffer.
+const bulkExit = 16 << 10
 
 // pipeSize is the capacity asked for each splice pipe (the kernel may refuse;
 // then the default 64 KiB stays).
@@ -36,7 +35,10 @@ type tcpDir struct {
 	eof          bool    // src reached EOF
 	opErr        error   // error from the last callback
 	pipe         *pipe
-	want, inPipe int
+	inPipe       int  // bytes in the pipe, still to go out
+	bulk         bool // splice mode: the last read filled the buffer
+	waitSplice   bool // spliceIn waits in the poller when nothing is queued
+	empty        bool // spliceIn found nothing queued
 	readFn       func(uintptr) bool
 	spliceInFn   func(uintptr) bool
 	spliceOutFn  func(uintptr) bool
@@ -105,7 +107,24 @@ func (t *tcpDir) loop() error {
 			// once it has been quiet for parkAfter.
 			_ = t.src.SetReadDeadline(time.Now().Add(parkAfter))
 		}
-		if err := t.srcRC.Read(t.readFn); err != nil {
+		var err error
+		if t.bulk {
+			// Bulk mode: wait and move by splice, like io.Copy does, until
+			// a round moves little again.
+			var n int64
+			n, err = t.splice()
+			if n > 0 {
+				r.spliced.Add(n)
+				d.n += n
+				r.touch()
+			}
+			if err == nil && !t.eof && n < bulkExit {
+				t.bulk = false
+			}
+		} else {
+			err = t.srcRC.Read(t.readFn)
+		}
+		if err != nil {
 			t.release()
 			if isTimeout(err) && t.park != nil {
 				if err := t.park.park(t, t.srcFD); err == nil {
@@ -131,30 +150,24 @@ func (t *tcpDir) loop() error {
 			t.release()
 			return t.flushFramer()
 		}
+		if t.bulk || t.n == 0 {
+			continue
+		}
 		if t.f != nil {
 			if err := t.writeFramed(); err != nil {
 				return err
 			}
 			continue
 		}
-		full := t.n == len(*t.buf)
-		_, err := t.dst.Write((*t.buf)[:t.n])
+		// A read that fills the whole buffer means bulk data: splice from
+		// the next round on.
+		t.bulk = t.n == len(*t.buf)
+		_, err = t.dst.Write((*t.buf)[:t.n])
 		d.n += int64(t.n)
 		t.release()
 		r.touch()
 		if err != nil {
 			return err
-		}
-		if full {
-			avail, ierr := unix.IoctlGetInt(t.srcFD, unix.SIOCINQ)
-			if ierr == nil && avail >= spliceMin {
-				n, err := t.splice(min(avail, maxRound))
-				r.spliced.Add(n)
-				d.n += n
-				if err != nil {
-					return err
-				}
-			}
 		}
 	}
 }
@@ -235,52 +248,73 @@ func (t *tcpDir) release() {
 	}
 }
 
-// splice moves up to want queued bytes from src to dst through a pooled pipe.
-func (t *tcpDir) splice(want int) (int64, error) {
-	p, err := getPipe()
-	if err != nil {
-		return 0, err
-	}
-	t.pipe = p
+// splice waits until src has bytes (or EOF), then moves what is queued to
+// dst through a pooled pipe, up to maxRound bytes. The pipe is returned to
+// the pool before any wait, so a waiting direction holds none.
+func (t *tcpDir) splice() (int64, error) {
 	var moved int64
-	for want > 0 {
-		t.want, t.inPipe, t.opErr = min(want, p.size), 0, nil
+	defer t.putPipe()
+	for moved < maxRound {
+		t.inPipe, t.opErr, t.empty = 0, nil, false
+		t.waitSplice = moved == 0
 		if err := t.srcRC.Read(t.spliceInFn); err != nil {
-			p.discard()
 			return moved, err
 		}
-		if t.opErr != nil {
-			p.discard()
-			return moved, t.opErr
+		if t.opErr != nil || t.empty {
+			return moved, nil
 		}
-		if t.inPipe == 0 { // EOF: the next wait reports it
-			break
+		if t.inPipe == 0 {
+			t.eof = true
+			return moved, nil
 		}
 		chunk := t.inPipe
-		want -= chunk
 		for t.inPipe > 0 {
 			if err := t.dstRC.Write(t.spliceOutFn); err != nil {
-				p.discard()
+				t.pipe.discard()
+				t.pipe = nil
 				return moved, err
 			}
 			if t.opErr != nil {
-				p.discard()
-				return moved, t.opErr
+				t.pipe.discard()
+				t.pipe = nil
+				return moved, nil
 			}
 		}
 		moved += int64(chunk)
 	}
-	putPipe(p)
-	t.pipe = nil
 	return moved, nil
 }
 
-// spliceIn moves bytes from the socket into the pipe.
+// putPipe returns an empty pipe to the pool.
+func (t *tcpDir) putPipe() {
+	if t.pipe != nil {
+		putPipe(t.pipe)
+		t.pipe = nil
+	}
+}
+
+// spliceIn moves what is queued on the socket into the pipe. With nothing
+// queued it returns the pipe to the pool and either waits for the poller
+// (the first splice of a round) or reports empty.
 func (t *tcpDir) spliceIn(fd uintptr) bool {
-	n, err := unix.Splice(int(fd), nil, t.pipe.w, nil, t.want, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+	if t.pipe == nil {
+		p, err := getPipe()
+		if err != nil {
+			t.opErr = err
+			return true
+		}
+		t.pipe = p
+	}
+	n, err := unix.Splice(int(fd), nil, t.pipe.w, nil, t.pipe.size, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
-		return false
+		// The pipe is empty here (pumped out after every splice in), so
+		// EAGAIN means the socket has nothing queued.
+		t.putPipe()
+		if t.waitSplice {
+			return false
+		}
+		t.empty = true
 	case err != nil:
 		t.opErr = err
 	default:

@@ -34,7 +34,7 @@ modes:
   ws          WebSocket binary messages through an echo: messages/s, MB/s
   udp         datagrams through a UDP echo: datagrams/s and loss
   tls         TLS handshakes/s
-  serve       run a backend for the others: -mode echo|discard|policy|udp-echo|ws-echo
+  serve       run a backend for the others: -mode echo|discard|policy|relay|udp-echo|ws-echo
   report      read JSON result lines on stdin; print medians and ratio table
 
 common flags: -target ADDR -conns N -duration D -size BYTES -json -label NAME
@@ -53,6 +53,7 @@ type options struct {
 	path     string
 	mode     string
 	listen   string
+	to       string
 }
 
 // Result is one measurement; zero fields are left out of the output.
@@ -107,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.path, "path", "/chat", "ws: URL path")
 	fs.StringVar(&o.mode, "mode", "echo", "serve: echo | discard | udp-echo")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7000", "serve: address to listen on")
+	fs.StringVar(&o.to, "to", "", "serve -mode relay: backend address")
 	registerSoakFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2

@@ -28,6 +28,28 @@ func serve(ctx context.Context, o options) error {
 		handle = func(c *net.TCPConn) { _, _ = io.Copy(c, c) }
 	case "discard":
 		handle = func(c *net.TCPConn) { _, _ = io.Copy(io.Discard, c) }
+	case "relay":
+		// The bare Go relay the issue measures against: a dial per
+		// connection, io.Copy each way (splice), half-close propagated.
+		if o.to == "" {
+			return fmt.Errorf("serve -mode relay needs -to ADDR")
+		}
+		handle = func(c *net.TCPConn) {
+			b, err := net.Dial("tcp", o.to)
+			if err != nil {
+				return
+			}
+			defer b.Close()
+			done := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(b, c)
+				_ = b.(*net.TCPConn).CloseWrite()
+				close(done)
+			}()
+			_, _ = io.Copy(c, b)
+			_ = c.CloseWrite()
+			<-done
+		}
 	case "policy":
 		// The minimal Go policy server the issue compares with: read the
 		// request, write a fixed policy and its NUL, close.
@@ -39,7 +61,7 @@ func serve(ctx context.Context, o options) error {
 			}
 		}
 	default:
-		return fmt.Errorf("unknown -mode %q (echo, discard, policy, udp-echo, ws-echo)", o.mode)
+		return fmt.Errorf("unknown -mode %q (echo, discard, policy, relay, udp-echo, ws-echo)", o.mode)
 	}
 	for {
 		c, err := ln.Accept()

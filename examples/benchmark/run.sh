@@ -59,6 +59,9 @@ start "$B" serve -mode discard -listen 127.0.0.1:7002
 start "$B" serve -mode udp-echo -listen 127.0.0.1:7003
 start "$B" serve -mode ws-echo -listen 127.0.0.1:7004
 start "$B" serve -mode policy -listen 127.0.0.1:7845
+# The bare Go relay (io.Copy each way) the goals are stated against.
+start "$B" serve -mode relay -listen 127.0.0.1:7601 -to 127.0.0.1:7001
+start "$B" serve -mode relay -listen 127.0.0.1:7602 -to 127.0.0.1:7002
 
 # The gateways. They are restarted before the idle figure: memory per idle
 # connection is read as RSS growth, which a warm heap would hide.
@@ -100,10 +103,10 @@ for run in $(seq "$RUNS"); do
   for fig in $FIGURES; do
     case $fig in
       throughput)
-        for t in direct:7002 flashgate:7102 haproxy:7202 nginx:7302 socat:7402; do
+        for t in direct:7002 flashgate:7102 go-bare:7602 haproxy:7202 nginx:7302 socat:7402; do
           bench throughput "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
       connrate)
-        for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301 socat:7401; do
+        for t in direct:7001 flashgate:7101 go-bare:7601 haproxy:7201 nginx:7301 socat:7401; do
           bench connrate "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
       latency)
         for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301; do
