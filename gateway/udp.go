@@ -151,7 +151,8 @@ func (b *udpBlock) sync() {
 	}{
 		{"max_datagram", st.DropsOversize, last.DropsOversize},
 		{"backend_error", st.DropsBackendError, last.DropsBackendError},
-		{"max_sessions", st.DropsFull, last.DropsFull},
+		{"max_sessions", uint64(st.SessionsRefused), uint64(last.SessionsRefused)},
+		{"buffer_full", st.DropsFull, last.DropsFull},
 		{"other", st.DropsOther, last.DropsOther},
 	} {
 		if d.now > d.was {

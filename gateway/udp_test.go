@@ -145,3 +145,22 @@ func TestUDPReloadKeepsSessions(t *testing.T) {
 		t.Fatal("removed udp block still listed")
 	}
 }
+
+// TestUDPSessionCapCounted: datagrams from clients past max_sessions are
+// refused and counted as udp_drops_total{reason="max_sessions"}.
+func TestUDPSessionCapCounted(t *testing.T) {
+	echo := startUDPEcho(t)
+	cfg := udpConfigFor(echo)
+	cfg.UDP[0].MaxSessions = 1
+	gw, _, _ := startGateway(t, cfg)
+	addr := gw.UDPAddr("voice").(*net.UDPAddr)
+	first, _ := net.DialUDP("udp", nil, addr)
+	defer first.Close()
+	udpRoundTrip(t, first, "in")
+	second, _ := net.DialUDP("udp", nil, addr)
+	defer second.Close()
+	second.Write([]byte("refused"))
+	waitFor(t, func() bool {
+		return counterValue(gw.metrics.udpDrops.WithLabelValues("voice", "max_sessions")) == 1
+	}, "refused datagram counted as max_sessions")
+}
