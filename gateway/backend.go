@@ -41,18 +41,6 @@ func newBackend(cfg *BackendConfig) *backend {
 // echo reports whether the backend is the builtin echo.
 func (b *backend) echo() bool { return b.cfg.Builtin == "echo" }
 
-// dial connects like dialServer and returns the address it reached. The
-// connection is not counted for least_conn: callers that can, use
-// dialServer and release the server when the connection ends.
-func (b *backend) dial(ctx context.Context) (net.Conn, string, error) {
-	c, s, err := b.dialServer(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	s.release()
-	return c, s.addr, nil
-}
-
 // dialServer connects to a server of the pool: healthy servers first, in
 // balance order (round robin or least connections), failing over to the
 // next on a dial error; down servers last. It returns the connection and the

@@ -56,15 +56,13 @@ const (
 // extSummary holds what HTTP, WebSocket and xml connections add to the
 // summary line.
 type extSummary struct {
-	http       string // "GET /crossdomain.xml", "websocket /chat", ...
-	status     int    // HTTP status the gateway answered, 0 when relayed
-	origin     string // the Origin header, as sent
-	proto      string // "xml" or "binary" when messages are counted
-	msgsUp     int64  // messages client→backend
-	msgsDown   int64  // messages backend→client
-	closeCode  int    // WebSocket close code sent or received, 0 if none
-	closeByUs  bool
-	framesDown int64
+	http      string // "GET /crossdomain.xml", "websocket /chat", ...
+	status    int    // HTTP status the gateway answered, 0 when relayed
+	origin    string // the Origin header, as sent
+	proto     string // "xml" or "binary" when messages are counted
+	msgsUp    int64  // messages client→backend
+	msgsDown  int64  // messages backend→client
+	closeCode int    // WebSocket close code sent or received, 0 if none
 }
 
 func (e *extSummary) log(ev *zerolog.Event) *zerolog.Event {

@@ -290,10 +290,9 @@ func (r *relay) copyXML(d *xmlDir) error {
 // syscall.RawConn, peeking one byte. Other connections return at once and
 // the caller's Read blocks instead.
 type readWaiter struct {
-	rc    syscall.RawConn
-	fn    func(uintptr) bool
-	peek  [1]byte
-	ready bool
+	rc   syscall.RawConn
+	fn   func(uintptr) bool
+	peek [1]byte
 }
 
 func (w *readWaiter) wait(c net.Conn) error {

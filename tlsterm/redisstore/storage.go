@@ -244,7 +244,7 @@ func (s *Storage) kind(ctx context.Context, key string) (terminal, dir bool, err
 func (s *Storage) List(ctx context.Context, dir string, recursive bool) ([]string, error) {
 	dir = cleanKey(dir)
 	lo, hi := under(dir)
-	members, err := s.client.ZRangeByLex(ctx, s.index, &redis.ZRangeBy{Min: lo, Max: hi}).Result()
+	members, err := s.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.index, Start: lo, Stop: hi, ByLex: true}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: list %s: %w", dir, err)
 	}
