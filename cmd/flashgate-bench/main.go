@@ -54,6 +54,7 @@ type options struct {
 	mode     string
 	listen   string
 	to       string
+	tls      bool
 }
 
 // Result is one measurement; zero fields are left out of the output.
@@ -109,6 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.mode, "mode", "echo", "serve: echo | discard | udp-echo")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7000", "serve: address to listen on")
 	fs.StringVar(&o.to, "to", "", "serve -mode relay: backend address")
+	fs.BoolVar(&o.tls, "tls", false, "throughput: stream over TLS (the target terminates it)")
 	registerSoakFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2

@@ -83,10 +83,12 @@ func report(in io.Reader, out io.Writer) error {
 				if k2.mode != k.mode {
 					continue
 				}
-				// A label's variant ("-bulk") compares with flashgate's.
+				// A label's variant ("-bulk", "-tls") compares with flashgate's.
 				ref := "flashgate"
-				if i := strings.LastIndex(k2.label, "-bulk"); i > 0 && i == len(k2.label)-len("-bulk") {
-					ref = "flashgate-bulk"
+				for _, v := range []string{"-bulk", "-tls"} {
+					if strings.HasSuffix(k2.label, v) {
+						ref = "flashgate" + v
+					}
 				}
 				fg, haveFG := runs[key{k.mode, ref}]
 				var fgv float64

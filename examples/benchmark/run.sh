@@ -16,7 +16,7 @@ ROOT=$(pwd)
 OUT=${OUT:-$ROOT/bench-out}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
-FIGURES=${FIGURES:-"throughput connrate latency idle policy xml ws udp"}
+FIGURES=${FIGURES:-"throughput connrate latency idle policy xml ws udp tls"}
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
@@ -46,7 +46,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from
 
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}" ${FG_PID:-} ${HA_PID:-}; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-}; do kill "$p" 2>/dev/null || true; done
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -65,9 +65,20 @@ start "$B" serve -mode relay -listen 127.0.0.1:7602 -to 127.0.0.1:7002
 
 # The gateways. They are restarted before the idle figure: memory per idle
 # connection is read as RSS growth, which a warm heap would hide.
+# One ECDSA P-256 certificate for every TLS terminator.
+if [ ! -f "$OUT/bench-cert.pem" ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -keyout "$OUT/bench-key.pem" -out "$OUT/bench-cert.pem" -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+fi
+cat "$OUT/bench-cert.pem" "$OUT/bench-key.pem" >"$OUT/bench.pem"
+export FLASHGATE_BENCH_CERT=$OUT/bench-cert.pem FLASHGATE_BENCH_KEY=$OUT/bench-key.pem BENCH_PEM=$OUT/bench.pem
+
 start_gateways() {
   "$OUT/flashgate" run -config examples/benchmark/flashgate.hcl >>"$OUT/peers.log" 2>&1 &
   FG_PID=$!
+  "$OUT/flashgate" run -config examples/benchmark/flashgate-tls.hcl >>"$OUT/peers.log" 2>&1 &
+  FGT_PID=$!
   haproxy -f examples/benchmark/haproxy.cfg -db >>"$OUT/peers.log" 2>&1 &
   HA_PID=$!
   mkdir -p "$OUT/nginx/logs"
@@ -77,9 +88,9 @@ start_gateways() {
   NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
 }
 stop_gateways() {
-  kill "$FG_PID" "$HA_PID" 2>/dev/null || true
+  kill "$FG_PID" "$FGT_PID" "$HA_PID" 2>/dev/null || true
   kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
-  wait "$FG_PID" "$HA_PID" 2>/dev/null || true
+  wait "$FG_PID" "$FGT_PID" "$HA_PID" 2>/dev/null || true
   sleep 1
 }
 start_gateways
@@ -130,6 +141,11 @@ for run in $(seq "$RUNS"); do
         bench ws direct-bulk 127.0.0.1:7004 -path / -size 65536
         bench ws flashgate-bulk 127.0.0.1:7103 -path /chat -size 65536
         bench ws websockify-bulk 127.0.0.1:7501 -path / -size 65536 ;;
+      tls)
+        bench tls flashgate 127.0.0.1:7106
+        bench tls haproxy 127.0.0.1:7206
+        bench throughput flashgate-tls 127.0.0.1:7106 -tls
+        bench throughput haproxy-tls 127.0.0.1:7206 -tls ;;
       udp)
         for t in direct:7003 flashgate:7105 nginx:7303 socat:7403; do
           bench udp "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
