@@ -126,7 +126,11 @@ func (l *listener) serve() {
 		}
 		backoff = 0
 		rt := l.route.Load()
-		client, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		var client netip.AddrPort
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ap := ta.AddrPort() // IPv4 clients of a [::] listener come v4-mapped
+			client = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
 		// Behind a PROXY header the per-IP limit applies to the real
 		// client, once the header is read (conn.serve).
 		ip := client.Addr()

@@ -72,10 +72,11 @@ func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle t
 	if idle > 0 {
 		a.timer = time.AfterFunc(idle, a.idleCheck)
 	}
-	// Both directions start on fresh goroutines with small stacks; the
-	// caller's goroutine (grown by sniffing and dialing) ends now.
+	// The caller's goroutine runs client→backend until it ends or parks
+	// (after parkAfter of quiet, when its larger stack is given back):
+	// one goroutine start less per connection.
 	go t2.resume()
-	go t1.resume()
+	t1.resume()
 }
 
 // endDir ends one direction: EOF is propagated as CloseWrite, anything else
