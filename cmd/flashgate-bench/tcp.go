@@ -188,19 +188,29 @@ func runConnRate(ctx context.Context, o options) (Result, error) {
 // -rate requests per second in total when set.
 func runLatency(ctx context.Context, o options) (Result, error) {
 	conns := defaults(o.conns, 16)
-	size := defaults(o.size, 64)
 	var interval time.Duration
 	if o.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(conns) / float64(o.rate))
 	}
+	r, err := pingPong(ctx, o, conns, make([]byte, defaults(o.size, 64)), interval)
+	if o.rate > 0 {
+		r.Note = fmt.Sprintf("paced at %d req/s", o.rate)
+	}
+	return r, err
+}
+
+// pingPong writes msg and reads as many bytes back, on persistent
+// connections, paced to one exchange per interval per connection when
+// interval > 0; a reply that differs from msg is an error.
+func pingPong(ctx context.Context, o options, conns int, msg []byte, interval time.Duration) (Result, error) {
 	r, samples := runWorkers(ctx, conns, o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
 		conn, err := dialTCP(ctx, o.target)
 		if err != nil {
-			c.errs.Add(1)
+			c.fail(err)
 			return nil
 		}
 		defer conn.Close()
-		msg, back := make([]byte, size), make([]byte, size)
+		back := make([]byte, len(msg))
 		var s []time.Duration
 		next := time.Now()
 		for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -213,22 +223,20 @@ func runLatency(ctx context.Context, o options) (Result, error) {
 			t0 := time.Now()
 			_ = conn.SetDeadline(t0.Add(5 * time.Second))
 			if _, err := conn.Write(msg); err != nil {
-				c.errs.Add(1)
+				c.fail(err)
 				return s
 			}
-			if _, err := io.ReadFull(conn, back); err != nil {
-				c.errs.Add(1)
+			if _, err := io.ReadFull(conn, back); err != nil || !bytes.Equal(back, msg) {
+				c.fail(err)
 				return s
 			}
 			c.ops.Add(1)
+			c.bytes.Add(int64(len(msg)))
 			s = record(s, time.Since(t0))
 		}
 		return s
 	})
 	percentiles(&r, samples)
-	if o.rate > 0 {
-		r.Note = fmt.Sprintf("paced at %d req/s", o.rate)
-	}
 	return r, nil
 }
 
@@ -367,35 +375,8 @@ func runPolicy(ctx context.Context, o options) (Result, error) {
 // connections and waits for each to come back.
 func runXML(ctx context.Context, o options) (Result, error) {
 	size := max(defaults(o.size, 64), 16)
-	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
-		conn, err := dialTCP(ctx, o.target)
-		if err != nil {
-			c.errs.Add(1)
-			return nil
-		}
-		defer conn.Close()
-		msg := []byte("<m>" + strings.Repeat("x", size-8) + "</m>\x00")
-		back := make([]byte, len(msg))
-		var s []time.Duration
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			t0 := time.Now()
-			_ = conn.SetDeadline(t0.Add(5 * time.Second))
-			if _, err := conn.Write(msg); err != nil {
-				c.errs.Add(1)
-				return s
-			}
-			if _, err := io.ReadFull(conn, back); err != nil || back[len(back)-1] != 0 {
-				c.errs.Add(1)
-				return s
-			}
-			c.ops.Add(1)
-			c.bytes.Add(int64(len(msg)))
-			s = record(s, time.Since(t0))
-		}
-		return s
-	})
-	percentiles(&r, samples)
-	return r, nil
+	msg := []byte("<m>" + strings.Repeat("x", size-8) + "</m>\x00")
+	return pingPong(ctx, o, defaults(o.conns, 8), msg, 0)
 }
 
 // runTLS performs full TLS handshakes in a loop (no session resumption).
