@@ -151,3 +151,26 @@ func TestIdleXMLRelaysPark(t *testing.T) {
 		t.Errorf("message counts missing for the connection that sent two messages:\n%s", out)
 	}
 }
+
+// TestSplicePipesExpire: pipes pooled by bulk transfers are closed once the
+// pool has not used them for pipeIdle, so a quiet gateway holds none.
+func TestSplicePipesExpire(t *testing.T) {
+	backend := startBackend(t, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	server, client := tcpPair(t)
+	bc, err := net.Dial("tcp", backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		client.Write(make([]byte, 4<<20))
+		client.CloseWrite()
+		io.Copy(io.Discard, client)
+	}()
+	if res := runRelay(server, nil, bc, time.Minute); res.Spliced == 0 {
+		t.Fatal("nothing spliced: no pipe was used")
+	}
+	if pooledPipes() == 0 {
+		t.Fatal("no pipe went back to the pool")
+	}
+	waitFor(t, func() bool { return pooledPipes() == 0 }, "pooled pipes closed after pipeIdle")
+}

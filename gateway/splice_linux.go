@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -341,19 +342,35 @@ func (t *tcpDir) spliceOut(fd uintptr) bool {
 type pipe struct {
 	r, w int
 	size int
+	used time.Time // when it went back to the pool
 }
 
-// pipePool keeps a few pipes for reuse; beyond it pipes are closed, so the
-// number of descriptors follows the number of connections moving bulk data
-// at this moment, not the number of connections.
-var pipePool = make(chan *pipe, 64)
+// pipePool keeps a few pipes for reuse: at most pipePoolMax, and none that
+// sat unused for pipeIdle, so the descriptors follow the connections moving
+// bulk data now, and a quiet gateway holds no pipe at all. It is shared by
+// every relay in the process, like the buffer pool.
+var pipePool pipeCache
+
+const (
+	pipePoolMax = 64
+	pipeIdle    = 5 * time.Second
+)
+
+type pipeCache struct {
+	mu    sync.Mutex
+	free  []*pipe // most recently used last
+	sweep *time.Timer
+}
 
 func getPipe() (*pipe, error) {
-	select {
-	case p := <-pipePool:
+	pipePool.mu.Lock()
+	if n := len(pipePool.free); n > 0 {
+		p := pipePool.free[n-1]
+		pipePool.free = pipePool.free[:n-1]
+		pipePool.mu.Unlock()
 		return p, nil
-	default:
 	}
+	pipePool.mu.Unlock()
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("splice pipe: %w", err)
@@ -366,11 +383,46 @@ func getPipe() (*pipe, error) {
 }
 
 func putPipe(p *pipe) {
-	select {
-	case pipePool <- p:
-	default:
+	c := &pipePool
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.free) >= pipePoolMax {
 		p.discard()
+		return
 	}
+	p.used = time.Now()
+	c.free = append(c.free, p)
+	if c.sweep == nil {
+		c.sweep = time.AfterFunc(pipeIdle, c.expire)
+	}
+}
+
+// expire closes pipes unused for pipeIdle; it runs while any are pooled.
+func (c *pipeCache) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cut := time.Now().Add(-pipeIdle)
+	n := 0
+	for _, p := range c.free { // oldest first
+		if p.used.After(cut) {
+			break
+		}
+		p.discard()
+		n++
+	}
+	c.free = append(c.free[:0], c.free[n:]...)
+	if len(c.free) > 0 {
+		c.sweep.Reset(pipeIdle)
+	} else {
+		c.sweep = nil
+	}
+}
+
+// pooledPipes reports how many pipes the pool holds (tests).
+func pooledPipes() int {
+	pipePool.mu.Lock()
+	defer pipePool.mu.Unlock()
+	return len(pipePool.free)
 }
 
 // discard closes a pipe that may still hold bytes.
