@@ -33,8 +33,10 @@ func failingConfig(addr string, connectTimeout time.Duration) *Config {
 // returns what was read and how long the end took.
 func clientEnd(t *testing.T, gw *Gateway, msg string) ([]byte, time.Duration) {
 	t.Helper()
-	c := dial(t, gw.Addr("l"))
+	// From before the connect: a transparent listener dials the backend as
+	// soon as it accepts, before the client's first byte.
 	start := time.Now()
+	c := dial(t, gw.Addr("l"))
 	_ = c.SetReadDeadline(start.Add(20 * time.Second))
 	if _, err := c.Write([]byte(msg)); err != nil {
 		t.Fatal(err)

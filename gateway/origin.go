@@ -73,7 +73,14 @@ func normalizeHost(hostport string) string {
 			if err != nil || a == "" {
 				return ""
 			}
-			return strings.ToLower(strings.TrimSuffix(a, "."))
+			// The ASCII form passes the same checks (IDNA may leave an
+			// empty label, e.g. ".xn--zn7c" from "Xn--.\xb8").
+			for j := 0; j < len(a); j++ {
+				if a[j] >= 0x80 {
+					return ""
+				}
+			}
+			return normalizeHost(a)
 		}
 	}
 	return strings.ToLower(h)
