@@ -147,32 +147,46 @@ func runThroughput(ctx context.Context, o options) (Result, error) {
 
 // runConnRate connects, echoes 16 bytes and closes, in a loop.
 func runConnRate(ctx context.Context, o options) (Result, error) {
+	msg := []byte("0123456789abcdef")
+	return perConnection(ctx, o, func() func(context.Context, *net.TCPConn) error {
+		back := make([]byte, len(msg))
+		return func(_ context.Context, conn *net.TCPConn) error {
+			if _, err := conn.Write(msg); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(conn, back); err != nil {
+				return err
+			}
+			if !bytes.Equal(back, msg) {
+				return fmt.Errorf("echo returned %q", back)
+			}
+			return nil
+		}
+	})
+}
+
+// perConnection runs -conns workers that each dial, run one exchange on a
+// fresh connection, close it and count it, until the run ends. newOp gives
+// each worker its exchange (with buffers of its own).
+func perConnection(ctx context.Context, o options, newOp func() func(context.Context, *net.TCPConn) error) (Result, error) {
 	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
 		var s []time.Duration
-		msg := []byte("0123456789abcdef")
-		back := make([]byte, len(msg))
-		for time.Now().Before(deadline) && ctx.Err() == nil {
+		op := newOp()
+		ended := func() bool { return ctx.Err() != nil || !time.Now().Before(deadline) }
+		for !ended() {
 			t0 := time.Now()
 			conn, err := dialTCP(ctx, o.target)
+			if err == nil {
+				_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+				err = op(ctx, conn)
+				conn.Close()
+			}
 			if err != nil {
-				if ctx.Err() != nil || !time.Now().Before(deadline) {
-					break // the run ended during the dial
+				if ended() {
+					break // the run ended during this exchange
 				}
 				c.fail(err)
 				backoff(ctx)
-				continue
-			}
-			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-			_, err = conn.Write(msg)
-			if err == nil {
-				_, err = io.ReadFull(conn, back)
-			}
-			conn.Close()
-			if err == nil && !bytes.Equal(back, msg) {
-				err = fmt.Errorf("echo returned %q", back)
-			}
-			if err != nil {
-				c.fail(err)
 				continue
 			}
 			c.ops.Add(1)
@@ -332,43 +346,27 @@ var policyRequest = []byte("<policy-file-request/>\x00")
 // runPolicy asks for the socket policy in a loop and checks the NUL-ended
 // answer and the close.
 func runPolicy(ctx context.Context, o options) (Result, error) {
-	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
-		var s []time.Duration
+	return perConnection(ctx, o, func() func(context.Context, *net.TCPConn) error {
 		buf := make([]byte, 16<<10)
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			t0 := time.Now()
-			conn, err := dialTCP(ctx, o.target)
-			if err != nil {
-				if ctx.Err() != nil || !time.Now().Before(deadline) {
-					break // the run ended during the dial
-				}
-				c.fail(err)
-				backoff(ctx)
-				continue
+		return func(_ context.Context, conn *net.TCPConn) error {
+			if _, err := conn.Write(policyRequest); err != nil {
+				return err
 			}
-			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 			n := 0
-			if _, err = conn.Write(policyRequest); err == nil {
-				for err == nil && n < len(buf) {
-					var m int
-					m, err = conn.Read(buf[n:])
-					n += m
-				}
+			var err error
+			for err == nil && n < len(buf) {
+				var m int
+				m, err = conn.Read(buf[n:])
+				n += m
 			}
-			conn.Close()
 			// The answer ends in NUL, then the close. (npm policyfile sends
 			// no NUL; the player takes the close as the end too.)
 			if !errors.Is(err, io.EOF) || !bytes.Contains(buf[:n], []byte("</cross-domain-policy>")) {
-				c.fail(fmt.Errorf("answer %q…, %v", buf[:min(n, 40)], err))
-				continue
+				return fmt.Errorf("answer %q…, %v", buf[:min(n, 40)], err)
 			}
-			c.ops.Add(1)
-			s = record(s, time.Since(t0))
+			return nil
 		}
-		return s
 	})
-	percentiles(&r, samples)
-	return r, nil
 }
 
 // runXML sends NUL-terminated XML messages through an echo on persistent
@@ -382,39 +380,14 @@ func runXML(ctx context.Context, o options) (Result, error) {
 // runTLS performs full TLS handshakes in a loop (no session resumption).
 func runTLS(ctx context.Context, o options) (Result, error) {
 	host, _, _ := net.SplitHostPort(o.target)
-	r, samples := runWorkers(ctx, defaults(o.conns, 8), o.duration, func(ctx context.Context, _ int, deadline time.Time, c *counters) []time.Duration {
-		var s []time.Duration
-		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: host} // measuring handshakes, not trust
-		for time.Now().Before(deadline) && ctx.Err() == nil {
-			t0 := time.Now()
-			conn, err := dialTCP(ctx, o.target)
-			if err != nil {
-				if ctx.Err() != nil || !time.Now().Before(deadline) {
-					break // the run ended during the dial
-				}
-				c.fail(err)
-				backoff(ctx)
-				continue
-			}
-			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	cfg := &tls.Config{InsecureSkipVerify: true, ServerName: host} // measuring handshakes, not trust
+	return perConnection(ctx, o, func() func(context.Context, *net.TCPConn) error {
+		return func(ctx context.Context, conn *net.TCPConn) error {
 			tc := tls.Client(conn, cfg)
-			err = tc.HandshakeContext(ctx)
-			tc.Close()
-			if err != nil && (ctx.Err() != nil || !time.Now().Before(deadline)) {
-				break
-			}
-			if err != nil {
-				c.errs.Add(1)
-				backoff(ctx)
-				continue
-			}
-			c.ops.Add(1)
-			s = record(s, time.Since(t0))
+			defer tc.Close()
+			return tc.HandshakeContext(ctx)
 		}
-		return s
 	})
-	percentiles(&r, samples)
-	return r, nil
 }
 
 // runUDP drives datagrams through a UDP echo with udpload.
