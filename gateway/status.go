@@ -63,6 +63,32 @@ type certState struct {
 	Error    string    `json:"error,omitempty"`
 }
 
+// served returns the certificates for /status: the files as read when the
+// generation was built, and for ACME names the certificates the listener's
+// terminator holds now (with issuer and expiry), or the names alone while
+// none has been obtained yet.
+func (gen *generation) served() []certState {
+	out := make([]certState, 0, len(gen.certs))
+	for _, c := range gen.certs {
+		lt := gen.tls[c.Listener]
+		if !c.ACME || lt == nil {
+			out = append(out, c)
+			continue
+		}
+		n := len(out)
+		for _, ci := range lt.term.Certificates() {
+			if ci.Source == "acme" {
+				out = append(out, certState{Listener: c.Listener, ACME: true, Names: ci.Names,
+					Issuer: ci.Issuer, NotAfter: ci.NotAfter, DaysLeft: -1})
+			}
+		}
+		if len(out) == n {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // udpStatus is a udp block in /status.
 type udpStatus struct {
 	Name        string `json:"name"`
@@ -180,7 +206,7 @@ func (g *Gateway) status() *statusDoc {
 				doc.Backends = append(doc.Backends, bs)
 			}
 		}
-		for _, c := range gen.certs {
+		for _, c := range gen.served() {
 			if !c.NotAfter.IsZero() {
 				c.DaysLeft = int(c.NotAfter.Sub(now).Hours() / 24)
 				if c.DaysLeft < 14 {

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 
 	"github.com/flashgate/flashgate/policyfile"
+	"github.com/flashgate/flashgate/tlsterm"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
@@ -189,5 +191,28 @@ func TestReloadRereadsCertificates(t *testing.T) {
 	}
 	if after := serial(); after == before {
 		t.Fatalf("certificate not re-read on reload: serial %s both times", after)
+	}
+}
+
+// TestServedCertificatesKeepACMEPlaceholder: an ACME name without an
+// obtained certificate stays listed by name; file certificates pass as read.
+func TestServedCertificatesKeepACMEPlaceholder(t *testing.T) {
+	cfg, _ := tlsListenerConfig(t)
+	l := cfg.Listeners[0]
+	term, err := tlsterm.NewTerminator(termConfig(cfg, l.TLS), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	gen := &generation{
+		tls: map[string]*listenerTLS{"chat": {term: term}},
+		certs: []certState{
+			{Listener: "chat", File: l.TLS.CertFile, Names: []string{"chat.example.com"}},
+			{Listener: "chat", ACME: true, Names: []string{"acme.example.com"}, DaysLeft: -1},
+		},
+	}
+	got := gen.served()
+	if len(got) != 2 || got[0].File != l.TLS.CertFile || !got[1].ACME || got[1].Names[0] != "acme.example.com" {
+		t.Fatalf("served certificates: %+v", got)
 	}
 }
