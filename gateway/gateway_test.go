@@ -494,7 +494,7 @@ func TestDualStackListener(t *testing.T) {
 	l := testListener("master", "games", "")
 	l.Address = "[::]:0"
 	cfg.Listeners = []*ListenerConfig{l}
-	gw, _, _ := startGateway(t, cfg)
+	gw, logs, stop := startGateway(t, cfg)
 	_, port, _ := net.SplitHostPort(gw.Addr("master").String())
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		c, err := net.Dial("tcp", net.JoinHostPort(host, port))
@@ -507,6 +507,11 @@ func TestDualStackListener(t *testing.T) {
 		if !bytes.HasSuffix(got, []byte{0}) {
 			t.Fatalf("%s: answer %q", host, got)
 		}
+	}
+	stop()
+	// An IPv4 client of a [::] listener is logged as IPv4, not v4-mapped.
+	if out := logs.String(); !strings.Contains(out, `"client":"127.0.0.1:`) || strings.Contains(out, "::ffff:") {
+		t.Errorf("IPv4 client not logged as plain IPv4:\n%s", out)
 	}
 }
 
