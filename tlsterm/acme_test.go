@@ -5,10 +5,12 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +20,15 @@ import (
 	"github.com/letsencrypt/pebble/v2/wfe"
 )
 
+// pebbleNewOrderPath is Pebble's new-order endpoint (wfe's newOrderPath,
+// unexported): one POST there is one certificate order.
+const pebbleNewOrderPath = "/order-plz"
+
 // startPebble runs Pebble's ACME server in-process behind httptest, with
 // challenge validation switched off (every challenge is valid at once).
-// It returns the directory URL and a PEM file of the API's certificate.
-func startPebble(t *testing.T) (dirURL, apiRoot string) {
+// It returns the directory URL, a PEM file of the API's certificate and a
+// count of the new-order requests Pebble saw.
+func startPebble(t *testing.T) (dirURL, apiRoot string, orders *atomic.Int64) {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
@@ -37,13 +44,20 @@ func startPebble(t *testing.T) (dirURL, apiRoot string) {
 	})
 	validator := va.New(logger, 0, 0, false, "", store)
 	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 1, 1)
-	srv := httptest.NewTLSServer(front.Handler())
+	orders = new(atomic.Int64)
+	h := front.Handler()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == pebbleNewOrderPath {
+			orders.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	apiRoot = filepath.Join(t.TempDir(), "pebble-api.pem")
 	if err := os.WriteFile(apiRoot, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return srv.URL + wfe.DirectoryPath, apiRoot
+	return srv.URL + wfe.DirectoryPath, apiRoot, orders
 }
 
 // freePort returns a loopback port nothing listens on (just released).
@@ -60,7 +74,7 @@ func TestTerminatorACMEPebble(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ACME issuance against in-process Pebble takes a few seconds")
 	}
-	dirURL, apiRoot := startPebble(t)
+	dirURL, apiRoot, _ := startPebble(t)
 	logger, buf := testLogger(t)
 	const name = "chat.flashgate.example"
 	term, err := NewTerminator(TermConfig{

@@ -3,67 +3,17 @@ package tlsterm
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
-	"io"
-	"log"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
-	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/letsencrypt/pebble/v2/db"
-	"github.com/letsencrypt/pebble/v2/va"
-	"github.com/letsencrypt/pebble/v2/wfe"
 
 	"github.com/flashgate/flashgate/tlsterm/redisstore"
 	"github.com/flashgate/flashgate/tlsterm/redisstore/redistest"
 )
-
-// pebbleNewOrderPath is Pebble's new-order endpoint (wfe's newOrderPath,
-// unexported): one POST there is one certificate order.
-const pebbleNewOrderPath = "/order-plz"
-
-// startCountingPebble is startPebble with the WFE handler wrapped to count
-// the new-order requests.
-func startCountingPebble(t *testing.T) (dirURL, apiRoot string, orders *atomic.Int64) {
-	t.Helper()
-	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "1")
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	t.Setenv("PEBBLE_AUTHZREUSE", "100")
-	logger := log.New(io.Discard, "pebble ", 0)
-	if testing.Verbose() {
-		logger = log.New(os.Stderr, "pebble ", log.Lmicroseconds)
-	}
-	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{
-		"default": {Description: "default profile"},
-	})
-	validator := va.New(logger, 0, 0, false, "", store)
-	front := wfe.New(logger, store, validator, authority, []string{"pebble.letsencrypt.org"}, false, false, 1, 1)
-	orders = new(atomic.Int64)
-	h := front.Handler()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == pebbleNewOrderPath {
-			orders.Add(1)
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	apiRoot = filepath.Join(t.TempDir(), "pebble-api.pem")
-	if err := os.WriteFile(apiRoot, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL + wfe.DirectoryPath, apiRoot, orders
-}
 
 // TestSharedStorageOrdersOnce: two instances (two Terminators, each with
 // its own certmagic cache and its own storage client) share one storage
@@ -92,7 +42,7 @@ func TestSharedStorageOrdersOnce(t *testing.T) {
 }
 
 func testSharedStorage(t *testing.T, storage func(*testing.T) certmagic.Storage) {
-	dirURL, apiRoot, orders := startCountingPebble(t)
+	dirURL, apiRoot, orders := startPebble(t)
 	const name = "chat.flashgate.example"
 	const instances = 2
 	terms := make([]*Terminator, instances)
