@@ -151,21 +151,24 @@ func (r *relay) pipe(d *direction) {
 	} else {
 		err = r.copyGeneric(d)
 	}
+	r.end(d, err)
+}
+
+// end settles one direction that stopped with err: EOF (nil) is passed on
+// as CloseWrite and the other direction goes on; anything else aborts the
+// relay, with the first reason recorded (a close by the other direction,
+// the idle watch or shutdown has recorded its own already).
+func (r *relay) end(d *direction, err error) {
 	switch {
-	case err == nil: // EOF from src
+	case err == nil:
 		r.finish(d.srcName + " closed")
-		if cw, ok := d.dst.(interface{ CloseWrite() error }); ok {
-			if cw.CloseWrite() == nil {
-				return
-			}
+		if !closeWrite(d.dst) {
+			r.abort(d.srcName+" closed", nil)
 		}
-		r.abort(d.srcName+" closed", nil)
 	case errors.Is(err, errIdle):
 		r.abort(reasonIdle, err)
-	case errors.Is(err, net.ErrClosed):
-		// Closed by the other direction, by the idle watch or by shutdown:
-		// the reason is already recorded.
-		r.abort(d.srcName+" error", err)
+	case errors.Is(err, ErrMessageTooLarge):
+		r.abort(d.srcName+" message over max_message", err)
 	default:
 		r.abort(d.srcName+" error", err)
 	}

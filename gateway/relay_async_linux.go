@@ -82,19 +82,7 @@ func startRelay(client *net.TCPConn, prefix []byte, backend *net.TCPConn, idle t
 // endDir ends one direction: EOF is propagated as CloseWrite, anything else
 // aborts the relay. The second direction to end completes the relay.
 func (r *relay) endDir(d *direction, err error) {
-	switch {
-	case err == nil:
-		r.finish(d.srcName + " closed")
-		if !closeWrite(d.dst) {
-			r.abort(d.srcName+" closed", nil)
-		}
-	case errors.Is(err, errIdle):
-		r.abort(reasonIdle, err)
-	case errors.Is(err, ErrMessageTooLarge):
-		r.abort(d.srcName+" message over max_message", err)
-	default:
-		r.abort(d.srcName+" error", err)
-	}
+	r.end(d, err)
 	a := r.async
 	if a.pending.Add(-1) == 0 {
 		a.complete()

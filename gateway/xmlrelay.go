@@ -218,21 +218,7 @@ type xmlDir struct {
 // pipeXML copies one direction to its end, framing it, and propagates EOF as
 // CloseWrite, as relay.pipe does.
 func (r *relay) pipeXML(d *xmlDir) {
-	err := r.copyXML(d)
-	switch {
-	case err == nil:
-		r.finish(d.srcName + " closed")
-		if cw, ok := d.dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			return
-		}
-		r.abort(d.srcName+" closed", nil)
-	case errors.Is(err, errIdle):
-		r.abort(reasonIdle, err)
-	case errors.Is(err, ErrMessageTooLarge):
-		r.abort(d.srcName+" message over max_message", err)
-	default:
-		r.abort(d.srcName+" error", err)
-	}
+	r.end(&d.direction, r.copyXML(d))
 }
 
 // copyXML reads, frames and writes until EOF (nil) or an error.
