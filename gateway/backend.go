@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,24 @@ func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 }
 
 // newServer is one address of a backend.
-func newServer(addr string) *server { return &server{addr: addr} }
+func newServer(addr string) *server {
+	s := &server{addr: addr}
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		s.ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return s
+}
+
+// literal reports whether every server address is an IP literal, which the
+// event loops can dial without a resolver.
+func (b *backend) literal() bool {
+	for _, s := range b.servers {
+		if !s.ap.IsValid() {
+			return false
+		}
+	}
+	return len(b.servers) > 0
+}
 
 // dialOne dials one server within connect_timeout (the dialer's Timeout).
 // Not Dialer.DialTCP with a zero local address: that binds ":0" before

@@ -33,6 +33,7 @@ type conn struct {
 	mu       sync.Mutex
 	backendC net.Conn // set while relaying, for shutdown
 	parked   *relay   // set while a parked relay runs, for shutdown
+	ev       *evConn  // set when an event loop relays the connection (c is nil then)
 	closing  string   // reason forced by shutdown
 	buf      [maxSniff]byte
 }
@@ -74,8 +75,10 @@ func (h *conn) finish(s summary) {
 	if h.srv != nil {
 		h.srv.release()
 	}
-	h.cc.Close()
-	h.c.Close()
+	if h.c != nil {
+		h.cc.Close()
+		h.c.Close()
+	}
 	h.mu.Lock()
 	closing := h.closing
 	h.mu.Unlock()
@@ -235,7 +238,12 @@ func (h *conn) shutdown(reason string) {
 	}
 	bc := h.backendC
 	r := h.parked
+	ev := h.ev
 	h.mu.Unlock()
+	if ev != nil {
+		ev.abort() // the loop closes both sockets and reports
+		return
+	}
 	if r != nil {
 		r.abort(reason, nil) // also takes back directions that are parked
 	}
@@ -270,6 +278,9 @@ func (h *conn) logSummary(s summary) {
 		Int64("bytes_down", s.res.Down).
 		Dur("duration", time.Since(h.start)).
 		Str("reason", truncate(s.res.Reason, maxLogText))
+	if s.res.Spliced > 0 {
+		ev = ev.Int64("bytes_spliced", s.res.Spliced) // of the bytes above, moved without a copy
+	}
 	ev = s.ext.log(ev)
 	if s.res.Err != nil {
 		ev = ev.Str("error", truncate(s.res.Err.Error(), maxLogText))

@@ -53,6 +53,10 @@ type Gateway struct {
 	// before the first accept; closed when Run returns.
 	parker *parker
 
+	// loops relay the connections of evented routes (route.evented); nil
+	// where they could not start (those connections then take goroutines).
+	loops *evLoops
+
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 
 	handshakeTimeout time.Duration // a client's TLS handshake: tlsHandshakeTimeout (tests shorten it)
@@ -155,7 +159,7 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	var ls []*listener
 	closeAll := func() {
 		for _, l := range ls {
-			l.ln.Close()
+			l.close()
 		}
 		closeTerminators(g.log, gen.terminators())
 	}
@@ -195,6 +199,11 @@ func (g *Gateway) Listen(ctx context.Context) error {
 		g.parker = p
 	} else {
 		g.log.Warn().Err(err).Msg("idle relays will hold goroutines")
+	}
+	if ls, err := newEvLoops(0); err == nil {
+		g.loops = ls
+	} else {
+		g.log.Debug().Err(err).Msg("transparent listeners relay with goroutines")
 	}
 	g.lmu.Lock()
 	g.listeners = ls
@@ -285,7 +294,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	cfg := g.config()
 	g.lmu.Lock()
 	for _, l := range g.listeners {
-		l.ln.Close()
+		l.close()
 	}
 	g.lmu.Unlock()
 	admin := g.admin
@@ -297,6 +306,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.drainConns(cfg.ShutdownTimeout)
 	if g.parker != nil {
 		g.parker.close()
+	}
+	if g.loops != nil {
+		g.loops.close()
 	}
 	gen := g.gen.Load()
 	if gen.cancel != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,6 +36,18 @@ func (rt *route) transparent() bool {
 		rt.cfg.Protocol != "xml" && len(rt.cfg.WebSockets) == 0
 }
 
+// evented reports whether the route's connections are relayed by the
+// event loops (evloop_linux.go): a transparent listener whose backend is
+// plain TCP to IP literals, with no PROXY header either way. Nothing of such
+// a connection needs a goroutine of its own.
+func (rt *route) evented() bool {
+	if !rt.transparent() || rt.cfg.ProxyProtocol != "" {
+		return false
+	}
+	b := rt.backend
+	return !b.echo() && b.tls == nil && b.cfg.ProxyProtocol == "" && b.literal()
+}
+
 // listener accepts connections on one address and hands each to a
 // connection handler.
 type listener struct {
@@ -44,6 +57,9 @@ type listener struct {
 	reusePort bool
 	ln        *net.TCPListener
 	route     atomic.Pointer[route]
+	rawFile   *os.File // a duplicate of ln for accept4 (evented routes), made on first use; guarded by mu
+	lnClosed  bool     // guarded by mu
+	noRaw     bool     // the duplicate could not be made: accept through ln only
 	log       zerolog.Logger
 	metrics   *listenerMetrics
 
@@ -77,6 +93,9 @@ func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPLis
 					{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, keepAliveIdle},
 					{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepAliveInterval},
 					{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, keepAliveCount},
+					// Inherited too: sockets taken with accept4 send
+					// relayed messages at once.
+					{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
 				}
 				if reusePort {
 					opts = append(opts, [3]int{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
@@ -107,6 +126,12 @@ func (l *listener) serve() {
 	var backoff time.Duration
 	var lastLog time.Time
 	for {
+		if rt := l.route.Load(); l.gw.loops != nil && !l.noRaw && rt.evented() {
+			if !l.serveEvented(rt) {
+				return
+			}
+			continue
+		}
 		c, err := l.ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -200,17 +225,36 @@ func (l *listener) release(h *conn) {
 // interval, carrying the number of rejections not logged since the last.
 const rejectLogEvery = time.Second
 
+// close closes the listening socket (and its duplicate for accept4).
+func (l *listener) close() {
+	l.mu.Lock()
+	l.lnClosed = true
+	f := l.rawFile
+	l.mu.Unlock()
+	l.ln.Close()
+	if f != nil {
+		f.Close()
+	}
+}
+
 // reject closes c at once (SO_LINGER 0: a reset, no TIME_WAIT), counts it
 // by reason and logs it at a bounded rate, so a flood cannot flood the log.
 func (l *listener) reject(c *net.TCPConn, client netip.AddrPort, reason string, err error) {
+	l.rejected(client, reason, err, func() {
+		_ = c.SetLinger(0)
+		c.Close()
+	})
+}
+
+// rejected counts a rejection, runs closeReset and logs it at a bounded rate.
+func (l *listener) rejected(client netip.AddrPort, reason string, err error, closeReset func()) {
 	// Count first: whoever sees the close may look at the counter.
 	if ctr := l.metrics.rejections[reason]; ctr != nil {
 		ctr.Inc()
 	} else {
 		l.metrics.rejectVec.WithLabelValues(l.name, reason).Inc()
 	}
-	_ = c.SetLinger(0)
-	c.Close()
+	closeReset()
 	now := time.Now().UnixNano()
 	last := l.rejectLogged.Load()
 	if now-last < int64(rejectLogEvery) || !l.rejectLogged.CompareAndSwap(last, now) {

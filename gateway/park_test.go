@@ -10,15 +10,16 @@ import (
 	"time"
 )
 
-// TestIdleRelaysHoldNoGoroutines opens relayed connections, lets them go
-// idle, and checks that their directions are parked (no goroutine each),
+// TestIdleRelaysHoldNoGoroutines opens relayed connections on a
+// multiplexed listener (sniffed, so not evented), lets them go idle, and
+// checks that their directions are parked (no goroutine each),
 // that every one still echoes afterwards, and that closing them reports
 // each connection once.
 func TestIdleRelaysHoldNoGoroutines(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	if gw.parker == nil {
 		t.Fatal("the gateway runs without a parker")
@@ -81,14 +82,14 @@ func TestParkedRelayHalfClose(t *testing.T) {
 	}
 }
 
-// TestParkedRelaysShutdown: connections whose directions are parked are
-// closed at shutdown_timeout and Run returns.
+// TestParkedRelaysShutdown: connections whose directions are parked (on a
+// multiplexed listener) are closed at shutdown_timeout and Run returns.
 func TestParkedRelaysShutdown(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 100 * time.Millisecond
 	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	for range 10 {
 		c := dial(t, gw.Addr("bin"))

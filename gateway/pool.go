@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,9 @@ const (
 // open connections carry over.
 type server struct {
 	addr      string
-	active    atomic.Int64 // relayed connections open to it
-	downUntil atomic.Int64 // unixnano; 0 = up, math.MaxInt64 = until a check passes
+	ap        netip.AddrPort // addr when it is an IP literal (event loops dial it without resolving)
+	active    atomic.Int64   // relayed connections open to it
+	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
 
 	mu       sync.Mutex
 	penalty  time.Duration // current passive down time

@@ -135,7 +135,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 		l.route.Store(rt)
 	}
 	for _, l := range removed {
-		l.ln.Close()
+		l.close()
 	}
 	var errs []error
 	for _, a := range later {

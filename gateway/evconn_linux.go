@@ -1,0 +1,495 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// evConn is one connection relayed by an event loop. Everything but mu's
+// fields and aborting belongs to the loop's goroutine.
+type evConn struct {
+	h    *conn
+	loop *evLoop
+	tok  uint64
+
+	mu       sync.Mutex // guards cfd and bfd between the loop (close) and abort (shutdown)
+	cfd, bfd int        // -1 once closed
+	aborting atomic.Bool
+
+	state    uint8
+	cands    []*server // dial order, while dialing
+	ci       int
+	dialing  *server
+	dialErrs []error
+	deadline int64 // unixnano: the connect timeout while dialing
+	idle     int64 // idle timeout, ns (0: none)
+	last     int64 // unixnano of the last byte moved either way
+
+	cr, cw, br, bw bool // readiness: client/backend readable, writable
+	chup, bhup     bool // a hang-up was reported: read until EOF
+	up, down       evDir
+	reason         string
+	err            error
+	ended          bool
+}
+
+// evConn states.
+const (
+	evNew      = iota // accepted, the loop has not dialed yet
+	evDialing         // a connect is in progress to cands[ci]
+	evRelaying        // both sockets open
+)
+
+// evDir is one direction's state. Bytes read are written on at once; only
+// what the destination did not take waits in a pooled buffer, and bulk data
+// moves through a pooled pipe, so an idle direction holds neither.
+type evDir struct {
+	name   string // "client" or "backend": the source
+	pend   *[]byte
+	off    int // pending bytes are (*pend)[off:end]
+	end    int
+	pipe   *pipe
+	inPipe int
+	bulk   bool
+	eof    bool // the source reached EOF
+	done   bool // EOF passed on (or the relay ends)
+	n      int64
+	splice int64
+}
+
+func (d *evDir) pending() bool { return d.end > d.off || d.inPipe > 0 }
+
+// newEvConn prepares a connection on an accepted client socket.
+func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
+	e := &evConn{h: h, loop: loop, cfd: cfd, bfd: -1, cw: true}
+	e.up.name, e.down.name = "client", "backend"
+	e.idle = int64(h.rt.cfg.IdleTimeout)
+	return e
+}
+
+// timeout is the shortest timeout the sweep must watch for e.
+func (e *evConn) timeout() time.Duration {
+	t := e.h.rt.backend.timeout()
+	if i := time.Duration(e.idle); i > 0 && i < t {
+		t = i
+	}
+	return t
+}
+
+// due reports whether a timeout of e has passed (under the loop's mu: it
+// reads loop-owned fields only from the loop goroutine, in sweep).
+func (e *evConn) due(now int64) bool {
+	switch e.state {
+	case evDialing:
+		return now >= e.deadline
+	case evRelaying:
+		return e.idle > 0 && now-e.last >= e.idle
+	}
+	return false
+}
+
+// expire acts on a passed timeout (the loop goroutine).
+func (e *evConn) expire(now int64) {
+	if e.ended || !e.due(now) {
+		return
+	}
+	switch e.state {
+	case evDialing:
+		e.dialFailed(fmt.Errorf("dial backend %s: %w", e.dialing.addr, os.ErrDeadlineExceeded), now)
+	case evRelaying:
+		e.fail(reasonIdle, errIdle)
+	}
+}
+
+// abort ends the connection from another goroutine (shutdown): both
+// sockets are shut down, which wakes the loop, and the loop reports the
+// reason conn.shutdown recorded.
+func (e *evConn) abort() {
+	e.aborting.Store(true)
+	e.mu.Lock()
+	if e.cfd >= 0 {
+		_ = sysShutdown(e.cfd, unix.SHUT_RDWR)
+	}
+	if e.bfd >= 0 {
+		_ = sysShutdown(e.bfd, unix.SHUT_RDWR)
+	}
+	e.mu.Unlock()
+}
+
+// event handles readiness reported for one side.
+func (e *evConn) event(side int, ev uint32, now int64) {
+	if e.ended {
+		return
+	}
+	in := ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	hup := ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	out := ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	if side == sideClient {
+		e.cr = e.cr || in
+		e.chup = e.chup || hup
+		e.cw = e.cw || out
+	} else {
+		e.br = e.br || in
+		e.bhup = e.bhup || hup
+		e.bw = e.bw || out
+	}
+	if e.aborting.Load() {
+		e.fail("", nil)
+		return
+	}
+	switch e.state {
+	case evNew:
+		e.cands = e.h.rt.backend.candidates()
+		e.dialNext(now)
+	case evDialing:
+		if side == sideBackend && out {
+			e.connected(now)
+		}
+	case evRelaying:
+		e.pump(now)
+	}
+}
+
+// dialNext starts a connect to the next candidate, or ends the connection
+// when none is left.
+func (e *evConn) dialNext(now int64) {
+	b := e.h.rt.backend
+	for e.ci < len(e.cands) {
+		s := e.cands[e.ci]
+		e.dialing = s
+		fd, err := connectNonblock(s.ap)
+		if err != nil {
+			e.dialErrs = append(e.dialErrs, fmt.Errorf("dial backend %s: %w", s.addr, err))
+			s.failed(err, false)
+			if b.dialErrors != nil {
+				b.dialErrors.Inc()
+			}
+			e.ci++
+			continue
+		}
+		e.mu.Lock()
+		e.bfd = fd
+		e.mu.Unlock()
+		if err := e.loop.register(fd, e.tok<<1|sideBackend); err != nil {
+			e.fail(reasonBackendError, err)
+			return
+		}
+		e.state = evDialing
+		e.deadline = now + int64(b.timeout())
+		return
+	}
+	err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(e.dialErrs...))
+	e.finish("backend unreachable", err)
+}
+
+// connectNonblock opens a non-blocking socket and starts a connect.
+func connectNonblock(ap netip.AddrPort) (int, error) {
+	family := unix.AF_INET
+	if !ap.Addr().Is4() {
+		family = unix.AF_INET6
+	}
+	fd, err := sysSocket(family)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	// Relayed messages go out as they come, as with Go's own dials.
+	if err := sysSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		sysClose(fd)
+		return -1, os.NewSyscallError("setsockopt", err)
+	}
+	if err := sysConnect(fd, ap); err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
+		sysClose(fd)
+		return -1, os.NewSyscallError("connect", err)
+	}
+	return fd, nil
+}
+
+// connected checks a finished connect: relay on success, fail over on error.
+func (e *evConn) connected(now int64) {
+	soerr, err := sysSoError(e.bfd)
+	if err == nil && soerr != 0 {
+		err = os.NewSyscallError("connect", unix.Errno(soerr))
+	}
+	if err != nil {
+		e.dialFailed(fmt.Errorf("dial backend %s: %w", e.dialing.addr, err), now)
+		return
+	}
+	s := e.dialing
+	s.active.Add(1)
+	s.succeeded()
+	e.h.srv = s // released in finish
+	e.cands, e.dialErrs = nil, nil
+	e.state = evRelaying
+	e.last = now
+	e.pump(now)
+}
+
+// dialFailed closes the failed attempt and tries the next server.
+func (e *evConn) dialFailed(err error, now int64) {
+	s := e.dialing
+	e.closeBackend()
+	e.br, e.bw, e.bhup = false, false, false
+	e.dialErrs = append(e.dialErrs, err)
+	s.failed(err, false)
+	if b := e.h.rt.backend; b.dialErrors != nil {
+		b.dialErrors.Inc()
+	}
+	e.ci++
+	e.dialNext(now)
+}
+
+func (e *evConn) closeBackend() {
+	e.mu.Lock()
+	if e.bfd >= 0 {
+		sysClose(e.bfd)
+		e.bfd = -1
+	}
+	e.mu.Unlock()
+}
+
+// pump moves what both directions can move now, then settles their ends.
+func (e *evConn) pump(now int64) {
+	if err := e.move(&e.up, e.cfd, e.bfd, &e.cr, &e.chup, &e.bw, now); err != nil {
+		e.fail(e.up.name+" error", err)
+		return
+	}
+	if err := e.move(&e.down, e.bfd, e.cfd, &e.br, &e.bhup, &e.cw, now); err != nil {
+		e.fail(e.down.name+" error", err)
+		return
+	}
+	e.settle(&e.up, e.bfd)
+	if !e.ended {
+		e.settle(&e.down, e.cfd)
+	}
+}
+
+// settle passes a direction's EOF on once everything before it is out: as
+// a shutdown of the destination's write side, or, when the other direction
+// is over too, as the close of both sockets (which sends the FIN anyway).
+func (e *evConn) settle(d *evDir, dst int) {
+	if !d.eof || d.done || d.pending() {
+		return
+	}
+	d.done = true
+	if e.reason == "" {
+		e.reason = d.name + " closed"
+	}
+	if e.up.done && e.down.done {
+		e.finish(e.reason, nil)
+		return
+	}
+	if err := sysShutdown(dst, unix.SHUT_WR); err != nil {
+		e.finish(d.name+" closed", nil)
+	}
+}
+
+// move copies from src to dst while src has bytes and dst takes them.
+func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, now int64) error {
+	for {
+		if d.pending() {
+			if !*dstReady {
+				return nil
+			}
+			if err := e.flush(d, dst, dstReady); err != nil {
+				return err
+			}
+			if d.pending() {
+				return nil
+			}
+		}
+		if d.eof || !*srcReady {
+			return nil
+		}
+		if d.bulk {
+			if err := e.spliceIn(d, src, srcReady, now); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := sysRead(src, e.loop.buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			*srcReady = false
+			return nil
+		case err != nil:
+			return os.NewSyscallError("read", err)
+		case n == 0:
+			d.eof = true
+			return nil
+		}
+		e.last = now
+		// A short read took everything queued: the next byte brings a new
+		// edge. After a hang-up there may be no further edge: read to EOF.
+		if n < len(e.loop.buf) && !*srcHup {
+			*srcReady = false
+		}
+		// A read that fills the whole buffer means bulk data: splice.
+		d.bulk = n == len(e.loop.buf)
+		if err := e.write(d, dst, e.loop.buf[:n], dstReady); err != nil {
+			return err
+		}
+	}
+}
+
+// write sends p to dst; what dst does not take now waits in a pooled buffer.
+func (e *evConn) write(d *evDir, dst int, p []byte, dstReady *bool) error {
+	w := 0
+	for *dstReady && w < len(p) {
+		n, err := sysWrite(dst, p[w:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			*dstReady = false
+			break
+		}
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		w += n
+	}
+	d.n += int64(w)
+	if w < len(p) {
+		*dstReady = false
+		d.pend = copyBufPool.Get().(*[]byte)
+		d.off, d.end = 0, copy(*d.pend, p[w:])
+	}
+	return nil
+}
+
+// flush sends what waits in d's buffer or pipe.
+func (e *evConn) flush(d *evDir, dst int, dstReady *bool) error {
+	for d.end > d.off {
+		n, err := sysWrite(dst, (*d.pend)[d.off:d.end])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			*dstReady = false
+			return nil
+		}
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		d.off += n
+		d.n += int64(n)
+	}
+	if d.pend != nil {
+		copyBufPool.Put(d.pend)
+		d.pend, d.off, d.end = nil, 0, 0
+	}
+	for d.inPipe > 0 {
+		n, err := sysSplice(d.pipe.r, dst, d.inPipe)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			*dstReady = false
+			return nil
+		}
+		if err != nil {
+			return os.NewSyscallError("splice", err)
+		}
+		d.inPipe -= n
+		d.n += int64(n)
+		d.splice += int64(n)
+	}
+	return nil
+}
+
+// spliceIn moves what src has queued into d's pipe (empty here: flush ran
+// first). Little data ends bulk mode; nothing queued returns the pipe.
+func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) error {
+	if d.pipe == nil {
+		p, err := getPipe()
+		if err != nil {
+			d.bulk = false // the buffer still works
+			return nil
+		}
+		d.pipe = p
+	}
+	n, err := sysSplice(src, d.pipe.w, d.pipe.size)
+	switch {
+	case err == unix.EINTR:
+		return nil
+	case err == unix.EAGAIN:
+		*srcReady = false
+		e.putPipe(d)
+		return nil
+	case err != nil:
+		return os.NewSyscallError("splice", err)
+	case n == 0:
+		d.eof = true
+		e.putPipe(d)
+		return nil
+	}
+	e.last = now
+	d.inPipe = n
+	if n < bulkExit {
+		d.bulk = false
+	}
+	return nil
+}
+
+// putPipe returns an empty pipe to the pool.
+func (e *evConn) putPipe(d *evDir) {
+	if d.pipe != nil && d.inPipe == 0 {
+		putPipe(d.pipe)
+		d.pipe = nil
+	}
+}
+
+// fail ends the relay with reason unless one was recorded first (a
+// direction that closed cleanly); a shutdown passes "", and conn.finish
+// reports the shutdown's reason.
+func (e *evConn) fail(reason string, err error) {
+	if e.reason == "" {
+		e.reason, e.err = reason, err
+	}
+	e.finish(e.reason, e.err)
+}
+
+// finish closes both sockets, releases what the directions hold and
+// reports the connection.
+func (e *evConn) finish(reason string, err error) {
+	if e.ended {
+		return
+	}
+	e.ended = true
+	e.loop.remove(e)
+	e.mu.Lock()
+	if e.cfd >= 0 {
+		sysClose(e.cfd)
+		e.cfd = -1
+	}
+	if e.bfd >= 0 {
+		sysClose(e.bfd)
+		e.bfd = -1
+	}
+	e.mu.Unlock()
+	for _, d := range []*evDir{&e.up, &e.down} {
+		if d.pend != nil {
+			copyBufPool.Put(d.pend)
+			d.pend = nil
+		}
+		if d.pipe != nil {
+			d.pipe.discard()
+			d.pipe = nil
+		}
+	}
+	s := summary{kind: KindRaw, res: relayResult{Up: e.up.n, Down: e.down.n,
+		Spliced: e.up.splice + e.down.splice, Reason: reason, Err: err}}
+	if e.h.srv != nil {
+		s.backend = e.h.srv.addr
+	}
+	e.h.finish(s)
+}
