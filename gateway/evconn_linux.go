@@ -38,7 +38,15 @@ type evConn struct {
 	reason         string
 	err            error
 	ended          bool
+	more           bool // a direction stopped at evBudget with bytes still queued
+	queued         bool // in the loop's again list
 }
+
+// evBudget bounds the bytes one direction moves per turn, so a connection
+// streaming bulk data cannot starve the others of its loop. A direction
+// that stops at the budget is turned again after the loop's other events
+// (with edge-triggered readiness no new event would come for it).
+const evBudget = 1 << 20
 
 // evConn states.
 const (
@@ -155,6 +163,16 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 	case evRelaying:
 		e.pump(now)
 	}
+	e.requeue()
+}
+
+// requeue puts e on its loop's again list when a direction stopped at the
+// budget.
+func (e *evConn) requeue() {
+	if e.more && !e.ended && !e.queued {
+		e.queued = true
+		e.loop.again = append(e.loop.again, e)
+	}
 }
 
 // dialNext starts a connect to the next candidate, or ends the connection
@@ -256,6 +274,7 @@ func (e *evConn) closeBackend() {
 
 // pump moves what both directions can move now, then settles their ends.
 func (e *evConn) pump(now int64) {
+	e.more = false
 	if err := e.move(&e.up, e.cfd, e.bfd, &e.cr, &e.chup, &e.bw, now); err != nil {
 		e.fail(e.up.name+" error", err)
 		return
@@ -292,6 +311,7 @@ func (e *evConn) settle(d *evDir, dst int) {
 
 // move copies from src to dst while src has bytes and dst takes them.
 func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, now int64) error {
+	moved := 0
 	for {
 		if d.pending() {
 			if !*dstReady {
@@ -307,10 +327,16 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 		if d.eof || !*srcReady {
 			return nil
 		}
+		if moved >= evBudget {
+			e.more = true
+			return nil
+		}
 		if d.bulk {
-			if err := e.spliceIn(d, src, srcReady, now); err != nil {
+			n, err := e.spliceIn(d, src, srcReady, now)
+			if err != nil {
 				return err
 			}
+			moved += n
 			continue
 		}
 		n, err := sysRead(src, e.loop.buf)
@@ -327,6 +353,7 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 			return nil
 		}
 		e.last = now
+		moved += n
 		// A short read took everything queued: the next byte brings a new
 		// edge. After a hang-up there may be no further edge: read to EOF.
 		if n < len(e.loop.buf) && !*srcHup {
@@ -408,36 +435,36 @@ func (e *evConn) flush(d *evDir, dst int, dstReady *bool) error {
 
 // spliceIn moves what src has queued into d's pipe (empty here: flush ran
 // first). Little data ends bulk mode; nothing queued returns the pipe.
-func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) error {
+func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) (int, error) {
 	if d.pipe == nil {
 		p, err := getPipe()
 		if err != nil {
 			d.bulk = false // the buffer still works
-			return nil
+			return 0, nil
 		}
 		d.pipe = p
 	}
 	n, err := sysSplice(src, d.pipe.w, d.pipe.size)
 	switch {
 	case err == unix.EINTR:
-		return nil
+		return 0, nil
 	case err == unix.EAGAIN:
 		*srcReady = false
 		e.putPipe(d)
-		return nil
+		return 0, nil
 	case err != nil:
-		return os.NewSyscallError("splice", err)
+		return 0, os.NewSyscallError("splice", err)
 	case n == 0:
 		d.eof = true
 		e.putPipe(d)
-		return nil
+		return 0, nil
 	}
 	e.last = now
 	d.inPipe = n
 	if n < bulkExit {
 		d.bulk = false
 	}
-	return nil
+	return n, nil
 }
 
 // putPipe returns an empty pipe to the pool.

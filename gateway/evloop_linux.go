@@ -92,6 +92,8 @@ type evLoop struct {
 	buf     []byte // the loop's read buffer: data is written on at once
 	events  []unix.EpollEvent
 	expired []*evConn // sweep scratch
+	again   []*evConn // connections to turn again: they stopped at evBudget
+	turning []*evConn // the again list being turned
 }
 
 func newEvLoop() (*evLoop, error) {
@@ -200,19 +202,17 @@ func (l *evLoop) run() {
 	}
 }
 
-// poll handles ready events until none is left (false: wait in the Go
-// poller) or a sweep is due (true).
+// poll handles ready events, and turns again the connections that stopped
+// at their budget, until nothing is left (false: wait in the Go poller) or
+// a sweep is due (true).
 func (l *evLoop) poll(uintptr) bool {
 	for {
 		n, err := sysEpollPoll(l.epfd, l.events)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			return true
+		if err == unix.EINTR {
+			continue
 		}
-		if n == 0 {
-			return false
+		if err != nil {
+			return true
 		}
 		now := time.Now().UnixNano()
 		for i := range l.events[:n] {
@@ -224,6 +224,19 @@ func (l *evLoop) poll(uintptr) bool {
 			if e != nil {
 				e.event(int(tok&1), ev.Events, now)
 			}
+		}
+		if len(l.again) > 0 {
+			l.turning, l.again = l.again, l.turning[:0]
+			for _, e := range l.turning {
+				e.queued = false
+				if !e.ended {
+					e.pump(now)
+					e.requeue()
+				}
+			}
+			clear(l.turning)
+		} else if n == 0 {
+			return false
 		}
 		if now >= l.nextSweep {
 			return true

@@ -173,6 +173,49 @@ func TestEventedSplices(t *testing.T) {
 	t.Logf("spliced %d of %d bytes", spliced, up)
 }
 
+// TestEventedFairness: on a single loop, a connection streaming bulk data
+// as fast as the client can write does not starve a chatty neighbour. (A
+// loopback writer rarely outpaces splice, so this mostly shows the loop
+// interleaves; evBudget is what bounds a turn when the source never runs
+// dry, and TestEventedBulk shows a direction stopped at the budget is
+// turned again to the last byte.)
+func TestEventedFairness(t *testing.T) {
+	sink := startBackend(t, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	echo := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "sink", Address: []string{sink}}, {Name: "echo", Address: []string{echo}}}
+	cfg.Listeners = []*ListenerConfig{testListener("bulk", "", "sink"), testListener("chat", "", "echo")}
+	gw, _ := startGatewayWith(t, cfg, func(g *Gateway) { g.loopCount = 1 })
+	bulk := dial(t, gw.Addr("bulk"))
+	stop := make(chan struct{})
+	var streamed int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		chunk := make([]byte, 256<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, err := bulk.Write(chunk)
+			streamed += int64(n)
+			if err != nil {
+				return
+			}
+		}
+	})
+	// On a failure the cleanup's close of bulk ends the writer.
+	waitFor(t, func() bool { return gw.loops.open() == 1 }, "the bulk connection relayed")
+	chat := dial(t, gw.Addr("chat"))
+	for i := range 50 {
+		echoOnce(t, chat, fmt.Sprintf("turn %d", i)) // 10 s deadline each (dial)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("50 round trips while %d MiB streamed beside them", streamed>>20)
+}
+
 // TestEventedHalfClose: the client half-closes, the backend answers after
 // it saw the EOF, and the answer still arrives.
 func TestEventedHalfClose(t *testing.T) {

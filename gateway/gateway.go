@@ -55,7 +55,8 @@ type Gateway struct {
 
 	// loops relay the connections of evented routes (route.evented); nil
 	// where they could not start (those connections then take goroutines).
-	loops *evLoops
+	loops     *evLoops
+	loopCount int // event loops to start: GOMAXPROCS when 0 (tests set 1)
 
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 
@@ -200,7 +201,7 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	} else {
 		g.log.Warn().Err(err).Msg("idle relays will hold goroutines")
 	}
-	if ls, err := newEvLoops(0); err == nil {
+	if ls, err := newEvLoops(g.loopCount); err == nil {
 		g.loops = ls
 	} else {
 		g.log.Debug().Err(err).Msg("transparent listeners relay with goroutines")
