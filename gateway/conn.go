@@ -99,12 +99,27 @@ func (h *conn) route() summary {
 		return h.toBackend(summary{kind: KindRaw}, nil)
 	}
 	n, kind, err := h.sniff(cfg.SniffTimeout)
+	if err != nil {
+		return summary{kind: kind, res: relayResult{Reason: endReason("client", err), Err: err}}
+	}
+	return h.dispatch(n, kind)
+}
+
+// serveSniffed runs a connection an event loop sniffed and handed over
+// (TLS to terminate, HTTP to serve) to its end, like serve.
+func (h *conn) serveSniffed(n int, kind Kind) {
+	if s := h.dispatch(n, kind); !s.detached {
+		h.finish(s)
+	}
+}
+
+// dispatch runs a sniffed connection to its end: h.buf[:n] holds the bytes
+// sniffed, kind what they are.
+func (h *conn) dispatch(n int, kind Kind) summary {
+	cfg := h.rt.cfg
 	prefix := h.buf[:n]
 	s := summary{kind: kind}
-	if err != nil {
-		s.res.Reason, s.res.Err = endReason("client", err), err
-		return s
-	}
+	var err error
 	if kind == KindTLS && h.rt.tls != nil {
 		// Terminate, then sniff the inner stream: policy requests, HTTP
 		// (wss://), XML and binary all work inside TLS.
@@ -239,6 +254,7 @@ func (h *conn) shutdown(reason string) {
 	bc := h.backendC
 	r := h.parked
 	ev := h.ev
+	c := h.c // set late when an event loop hands the connection over
 	h.mu.Unlock()
 	if ev != nil {
 		ev.abort() // the loop closes both sockets and reports
@@ -247,7 +263,7 @@ func (h *conn) shutdown(reason string) {
 	if r != nil {
 		r.abort(reason, nil) // also takes back directions that are parked
 	}
-	h.c.Close()
+	c.Close()
 	if bc != nil {
 		bc.Close()
 	}

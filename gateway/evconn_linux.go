@@ -24,6 +24,9 @@ type evConn struct {
 	aborting atomic.Bool
 
 	state    uint8
+	kind     Kind      // what the summary reports: raw, or what sniffing found
+	sn       int       // bytes sniffed into h.buf
+	sniffEnd int64     // unixnano: sniff_timeout while sniffing (0: none)
 	cands    []*server // dial order, while dialing
 	ci       int
 	dialing  *server
@@ -50,9 +53,11 @@ const evBudget = 1 << 20
 
 // evConn states.
 const (
-	evNew      = iota // accepted, the loop has not dialed yet
-	evDialing         // a connect is in progress to cands[ci]
-	evRelaying        // both sockets open
+	evNew       = iota // accepted (transparent) or sniffed as data: the loop dials next
+	evSniffing         // reading the first bytes (multiplexed listeners)
+	evAnswering        // writing the policy answer
+	evDialing          // a connect is in progress to cands[ci]
+	evRelaying         // both sockets open
 )
 
 // evDir is one direction's state. Bytes read are written on at once; only
@@ -70,23 +75,38 @@ type evDir struct {
 	done   bool // EOF passed on (or the relay ends)
 	n      int64
 	splice int64
+	f      *framer // protocol xml: NUL-framed messages (no splice then)
+	ferr   error   // over max_message: ends the relay once the bytes before it are out
 }
 
 func (d *evDir) pending() bool { return d.end > d.off || d.inPipe > 0 }
 
 // newEvConn prepares a connection on an accepted client socket.
 func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
-	e := &evConn{h: h, loop: loop, cfd: cfd, bfd: -1, cw: true}
+	e := &evConn{h: h, loop: loop, cfd: cfd, bfd: -1, cw: true, kind: KindRaw}
 	e.up.name, e.down.name = "client", "backend"
-	e.idle = int64(h.rt.cfg.IdleTimeout)
+	cfg := h.rt.cfg
+	e.idle = int64(cfg.IdleTimeout)
+	if !h.rt.transparent() {
+		e.state = evSniffing
+		if cfg.SniffTimeout > 0 {
+			e.sniffEnd = h.start.Add(cfg.SniffTimeout).UnixNano()
+		}
+	}
 	return e
 }
 
 // timeout is the shortest timeout the sweep must watch for e.
 func (e *evConn) timeout() time.Duration {
-	t := e.h.rt.backend.timeout()
+	t := evTickMax * 10
+	if b := e.h.rt.backend; b != nil {
+		t = b.timeout()
+	}
 	if i := time.Duration(e.idle); i > 0 && i < t {
 		t = i
+	}
+	if st := e.h.rt.cfg.SniffTimeout; e.state == evSniffing && st > 0 && st < t {
+		t = st
 	}
 	return t
 }
@@ -95,9 +115,11 @@ func (e *evConn) timeout() time.Duration {
 // reads loop-owned fields only from the loop goroutine, in sweep).
 func (e *evConn) due(now int64) bool {
 	switch e.state {
+	case evSniffing:
+		return e.sniffEnd > 0 && now >= e.sniffEnd
 	case evDialing:
 		return now >= e.deadline
-	case evRelaying:
+	case evRelaying, evAnswering:
 		return e.idle > 0 && now-e.last >= e.idle
 	}
 	return false
@@ -109,9 +131,16 @@ func (e *evConn) expire(now int64) {
 		return
 	}
 	switch e.state {
+	case evSniffing:
+		// Silence, or a prefix the sniffer could not place: data.
+		kind := KindData
+		if e.sn == 0 {
+			kind = KindSilent
+		}
+		e.decide(kind, now)
 	case evDialing:
 		e.dialFailed(fmt.Errorf("dial backend %s: %w", e.dialing.addr, os.ErrDeadlineExceeded), now)
-	case evRelaying:
+	case evRelaying, evAnswering:
 		e.fail(reasonIdle, errIdle)
 	}
 }
@@ -153,9 +182,12 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 		return
 	}
 	switch e.state {
+	case evSniffing:
+		e.sniff(now)
 	case evNew:
-		e.cands = e.h.rt.backend.candidates()
-		e.dialNext(now)
+		e.dial(now)
+	case evAnswering:
+		e.answer()
 	case evDialing:
 		if side == sideBackend && out {
 			e.connected(now)
@@ -173,6 +205,12 @@ func (e *evConn) requeue() {
 		e.queued = true
 		e.loop.again = append(e.loop.again, e)
 	}
+}
+
+// dial starts dialing the backend's servers in balance order.
+func (e *evConn) dial(now int64) {
+	e.cands = e.h.rt.backend.candidates()
+	e.dialNext(now)
 }
 
 // dialNext starts a connect to the next candidate, or ends the connection
@@ -203,6 +241,7 @@ func (e *evConn) dialNext(now int64) {
 		e.deadline = now + int64(b.timeout())
 		return
 	}
+	e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
 	err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(e.dialErrs...))
 	e.finish("backend unreachable", err)
 }
@@ -276,17 +315,25 @@ func (e *evConn) closeBackend() {
 func (e *evConn) pump(now int64) {
 	e.more = false
 	if err := e.move(&e.up, e.cfd, e.bfd, &e.cr, &e.chup, &e.bw, now); err != nil {
-		e.fail(e.up.name+" error", err)
+		e.fail(dirReason(&e.up, err), err)
 		return
 	}
 	if err := e.move(&e.down, e.bfd, e.cfd, &e.br, &e.bhup, &e.cw, now); err != nil {
-		e.fail(e.down.name+" error", err)
+		e.fail(dirReason(&e.down, err), err)
 		return
 	}
 	e.settle(&e.up, e.bfd)
 	if !e.ended {
 		e.settle(&e.down, e.cfd)
 	}
+}
+
+// dirReason names how direction d failed with err.
+func dirReason(d *evDir, err error) string {
+	if errors.Is(err, ErrMessageTooLarge) {
+		return d.name + " message over max_message"
+	}
+	return d.name + " error"
 }
 
 // settle passes a direction's EOF on once everything before it is out: as
@@ -324,12 +371,23 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 				return nil
 			}
 		}
+		if d.ferr != nil {
+			return d.ferr
+		}
 		if d.eof || !*srcReady {
 			return nil
 		}
 		if moved >= evBudget {
 			e.more = true
 			return nil
+		}
+		if d.f != nil {
+			n, err := e.moveFramed(d, src, dst, srcReady, srcHup, dstReady, now)
+			if err != nil {
+				return err
+			}
+			moved += n
+			continue
 		}
 		if d.bulk {
 			n, err := e.spliceIn(d, src, srcReady, now)
@@ -513,10 +571,14 @@ func (e *evConn) finish(reason string, err error) {
 			d.pipe = nil
 		}
 	}
-	s := summary{kind: KindRaw, res: relayResult{Up: e.up.n, Down: e.down.n,
+	s := summary{kind: e.kind, res: relayResult{Up: e.up.n, Down: e.down.n,
 		Spliced: e.up.splice + e.down.splice, Reason: reason, Err: err}}
 	if e.h.srv != nil {
 		s.backend = e.h.srv.addr
+	}
+	if e.up.f != nil {
+		s.ext.proto = "xml"
+		s.ext.msgsUp, s.ext.msgsDown = e.up.f.msgs, e.down.f.msgs
 	}
 	e.h.finish(s)
 }

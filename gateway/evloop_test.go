@@ -67,9 +67,11 @@ func TestRouteEvented(t *testing.T) {
 		{"PROXY header to the backend", &route{cfg: bin, backend: pp}, false},
 		{"PROXY header from the client", &route{cfg: &ListenerConfig{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, false},
 		{"builtin echo", &route{cfg: bin, backend: echo}, false},
-		{"policy (sniffed)", &route{cfg: bin, backend: lit, policyAnswer: []byte("x")}, false},
-		{"xml framing", &route{cfg: &ListenerConfig{Protocol: "xml"}, backend: lit}, false},
-		{"websocket paths", &route{cfg: &ListenerConfig{Protocol: "binary", WebSockets: []*WebSocketConfig{{Path: "/"}}}, backend: lit}, false},
+		{"policy and backend (sniffed in the loop)", &route{cfg: bin, backend: lit, policyAnswer: []byte("x")}, true},
+		{"policy server", &route{cfg: bin, policyAnswer: []byte("x")}, true},
+		{"policy and a host-name backend", &route{cfg: bin, backend: named, policyAnswer: []byte("x")}, false},
+		{"xml framing", &route{cfg: &ListenerConfig{Protocol: "xml"}, backend: lit}, true},
+		{"websocket paths (handed over after sniffing)", &route{cfg: &ListenerConfig{Protocol: "binary", WebSockets: []*WebSocketConfig{{Path: "/"}}}, backend: lit}, true},
 	} {
 		if got := tc.rt.evented(); got != tc.want {
 			t.Errorf("%s: evented %v, want %v", tc.name, got, tc.want)
@@ -465,4 +467,49 @@ func fullBacklog(t *testing.T) string {
 	}
 	t.Skip("SKIP: could not fill an accept queue")
 	return ""
+}
+
+// TestEventedMultiplexed: on a listener with a policy and a backend, the
+// loop answers policy requests, relays binary traffic itself, and hands
+// HTTP over to a goroutine (crossdomain.xml served), all on one port.
+func TestEventedMultiplexed(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	cfg.Listeners = []*ListenerConfig{testListener("mux", "games", "b")}
+	gw, logs, stop := startGateway(t, cfg)
+	if !gw.listeners[0].route.Load().evented() {
+		t.Fatal("a multiplexed listener to an IP literal is not evented")
+	}
+	addr := gw.Addr("mux")
+
+	p := dial(t, addr)
+	p.Write([]byte(policyRequest))
+	answer, err := io.ReadAll(p)
+	if err != nil || !bytes.HasSuffix(answer, []byte("</cross-domain-policy>\n\x00")) {
+		t.Fatalf("policy answer %q %v", answer, err)
+	}
+
+	bin := dial(t, addr)
+	echoOnce(t, bin, "\x01\x02binary game traffic")
+	if got := gw.loops.open(); got != 1 {
+		t.Fatalf("loops hold %d connections, want the binary one", got)
+	}
+
+	h := dial(t, addr)
+	h.Write([]byte("GET /crossdomain.xml HTTP/1.0\r\nHost: x\r\n\r\n"))
+	resp, _ := io.ReadAll(h)
+	if !bytes.Contains(resp, []byte("200 OK")) || !bytes.Contains(resp, []byte("cross-domain-policy")) {
+		t.Fatalf("crossdomain.xml over the hand-over: %q", resp)
+	}
+	echoOnce(t, bin, "still relayed")
+	bin.Close()
+	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the binary relay ended")
+	stop()
+	out := logs.String()
+	for _, want := range []string{`"kind":"policy"`, `"reason":"policy served"`, `"kind":"data"`, `"kind":"http"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in the summaries:\n%s", want, out)
+		}
+	}
 }

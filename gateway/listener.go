@@ -36,15 +36,21 @@ func (rt *route) transparent() bool {
 		rt.cfg.Protocol != "xml" && len(rt.cfg.WebSockets) == 0
 }
 
-// evented reports whether the route's connections are relayed by the
-// event loops (evloop_linux.go): a transparent listener whose backend is
-// plain TCP to IP literals, with no PROXY header either way. Nothing of such
-// a connection needs a goroutine of its own.
+// evented reports whether the route's connections are handled by the
+// event loops (evloop_linux.go): its backend, if any, is plain TCP to IP
+// literals, and no PROXY header is involved either way. A transparent
+// listener's connections are relayed there from the first byte; a
+// multiplexed listener's are sniffed there too, answered (policy) or
+// relayed (binary, XMLSocket), and handed to a goroutine only for TLS
+// termination and HTTP.
 func (rt *route) evented() bool {
-	if !rt.transparent() || rt.cfg.ProxyProtocol != "" {
+	if rt.cfg.ProxyProtocol != "" {
 		return false
 	}
 	b := rt.backend
+	if b == nil {
+		return rt.policyAnswer != nil // a policy server
+	}
 	return !b.echo() && b.tls == nil && b.cfg.ProxyProtocol == "" && b.literal()
 }
 

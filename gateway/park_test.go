@@ -18,7 +18,7 @@ import (
 func TestIdleRelaysHoldNoGoroutines(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	if gw.parker == nil {
@@ -69,7 +69,7 @@ func TestParkedRelayHalfClose(t *testing.T) {
 		c.CloseWrite()
 	})
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{byName(backend)}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
 	gw, _, _ := startGateway(t, cfg)
 	c := dial(t, gw.Addr("bin"))
@@ -88,7 +88,7 @@ func TestParkedRelaysShutdown(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 100 * time.Millisecond
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	for range 10 {
@@ -108,7 +108,7 @@ func TestParkedRelaysShutdown(t *testing.T) {
 func TestIdleXMLRelaysPark(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, Framing: "nul"}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}, Framing: "nul"}}
 	l := testListener("xml", "", "echo")
 	l.Protocol, l.MaxMessage = "xml", 64
 	cfg.Listeners = []*ListenerConfig{l}
@@ -174,4 +174,12 @@ func TestSplicePipesExpire(t *testing.T) {
 		t.Fatal("no pipe went back to the pool")
 	}
 	waitFor(t, func() bool { return pooledPipes() == 0 }, "pooled pipes closed after pipeIdle")
+}
+
+// byName gives a loopback backend address by host name: such backends are
+// dialed through Go's resolver on the goroutine path, whose parking these
+// tests watch (IP literals go to the event loops).
+func byName(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return net.JoinHostPort("localhost", port)
 }

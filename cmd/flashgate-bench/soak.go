@@ -28,8 +28,8 @@ import (
 // baseline once the load stops.
 //
 //	flashgate-bench soak -pid 1234 -metrics http://127.0.0.1:19843/metrics \
-//	    -policy 127.0.0.1:18843 -binary 127.0.0.1:19100 -xml 127.0.0.1:19200 \
-//	    -ws 127.0.0.1:19300 -path /chat -udp 127.0.0.1:19400 -duration 10m
+//	    -policy 127.0.0.1:18843 -binary 127.0.0.1:19100 -raw 127.0.0.1:19150 \
+//	    -xml 127.0.0.1:19200 -ws 127.0.0.1:19300 -path /chat -udp 127.0.0.1:19400 -duration 10m
 //
 // Each kind runs -conns workers (default 2) that churn connections: a
 // connection carries 50 exchanges, then a new one is opened. A kind whose
@@ -37,7 +37,7 @@ import (
 
 // soakOptions are the soak mode's own flags (registerSoakFlags).
 type soakOptions struct {
-	policy, binary, xml, ws, udp string
+	policy, binary, raw, xml, ws, udp string
 	metrics                      string
 	hup                          time.Duration
 	every                        time.Duration
@@ -51,6 +51,7 @@ var soakOpts soakOptions
 func registerSoakFlags(fs *flag.FlagSet) {
 	fs.StringVar(&soakOpts.policy, "policy", "", "soak: policy listener address")
 	fs.StringVar(&soakOpts.binary, "binary", "", "soak: binary listener address (in front of an echo)")
+	fs.StringVar(&soakOpts.raw, "raw", "", "soak: transparent (unsniffed) listener address (in front of an echo)")
 	fs.StringVar(&soakOpts.xml, "xml", "", "soak: xml listener address (in front of an echo)")
 	fs.StringVar(&soakOpts.ws, "ws", "", "soak: WebSocket listener address (uses -path; binary echo behind it)")
 	fs.StringVar(&soakOpts.udp, "udp", "", "soak: udp block address (in front of a UDP echo)")
@@ -102,6 +103,9 @@ func runSoak(ctx context.Context, o options) (Result, error) {
 	add(so.binary, "binary", func(ctx context.Context, k *soakKind, p time.Duration) {
 		soakStream(ctx, k, so.binary, defaults(o.size, 256), false, p)
 	})
+	add(so.raw, "raw", func(ctx context.Context, k *soakKind, p time.Duration) {
+		soakStream(ctx, k, so.raw, defaults(o.size, 256), false, p)
+	})
 	add(so.xml, "xml", func(ctx context.Context, k *soakKind, p time.Duration) {
 		soakStream(ctx, k, so.xml, defaults(o.size, 256), true, p)
 	})
@@ -112,7 +116,7 @@ func runSoak(ctx context.Context, o options) (Result, error) {
 		soakUDP(ctx, k, so.udp, defaults(o.size, 256), p)
 	})
 	if len(kinds) == 0 {
-		return Result{}, errors.New("soak needs at least one of -policy, -binary, -xml, -ws, -udp")
+		return Result{}, errors.New("soak needs at least one of -policy, -binary, -raw, -xml, -ws, -udp")
 	}
 	out := os.Stdout
 	scrape := func() int64 { return scrapeGoroutines(so.metrics) }

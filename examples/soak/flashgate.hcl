@@ -35,6 +35,12 @@ listener "binary" {
   idle_timeout = "1m"
 }
 
+listener "raw" {                        # transparent: relayed by the event loops
+  address      = "127.0.0.1:19150"
+  backend      = "echo"
+  idle_timeout = "1m"
+}
+
 listener "xml" {
   address      = "127.0.0.1:19200"
   policy       = "soak"

@@ -55,7 +55,7 @@ curl -fsS -o /dev/null http://127.0.0.1:19843/healthz
 echo "== soak for $DURATION (flashgate pid $fg, SIGHUP every $HUP)"
 status=0
 "$OUT/flashgate-bench" soak -pid "$fg" -metrics http://127.0.0.1:19843/metrics \
-  -policy 127.0.0.1:18843 -binary 127.0.0.1:19100 -xml 127.0.0.1:19200 \
+  -policy 127.0.0.1:18843 -binary 127.0.0.1:19100 -raw 127.0.0.1:19150 -xml 127.0.0.1:19200 \
   -ws 127.0.0.1:19300 -path /chat -udp 127.0.0.1:19400 \
   -conns "$CONNS" -hup "$HUP" -duration "$DURATION" | tee "$OUT/soak.txt" || status=$?
 
