@@ -38,11 +38,11 @@ import (
 // soakOptions are the soak mode's own flags (registerSoakFlags).
 type soakOptions struct {
 	policy, binary, raw, xml, ws, udp string
-	metrics                      string
-	hup                          time.Duration
-	every                        time.Duration
-	pause                        time.Duration
-	settle                       time.Duration
+	metrics                           string
+	hup                               time.Duration
+	every                             time.Duration
+	pause                             time.Duration
+	settle                            time.Duration
 }
 
 var soakOpts soakOptions
