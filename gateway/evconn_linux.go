@@ -88,7 +88,7 @@ func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
 	cfg := h.rt.cfg
 	e.idle = int64(cfg.IdleTimeout)
 	if !h.rt.transparent() {
-		e.state = evSniffing
+		e.state, e.kind = evSniffing, KindUnknown
 		if cfg.SniffTimeout > 0 {
 			e.sniffEnd = h.start.Add(cfg.SniffTimeout).UnixNano()
 		}

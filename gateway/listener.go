@@ -96,7 +96,7 @@ func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPLis
 			err := c.Control(func(fd uintptr) {
 				opts := [][3]int{
 					{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
-					{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, keepAliveIdle},
+					{unix.IPPROTO_TCP, tcpKeepIdle, keepAliveIdle},
 					{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepAliveInterval},
 					{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, keepAliveCount},
 					// Inherited too: sockets taken with accept4 send
