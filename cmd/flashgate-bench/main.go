@@ -75,6 +75,12 @@ type Result struct {
 	Loss        float64 `json:"loss,omitempty"`
 	RSSPerConnK float64 `json:"rss_per_conn_kb,omitempty"`
 	FDsPerConn  float64 `json:"fds_per_conn,omitempty"`
+	// With -pid (not idle or soak): the CPU time the target processes used
+	// during the run, per operation and per GB moved. On a shared machine
+	// these are steadier than rates: they do not depend on how much CPU the
+	// load generator got.
+	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
+	CPUsPerGB  float64 `json:"cpu_s_per_gb,omitempty"`
 	Note        string  `json:"note,omitempty"`
 }
 
@@ -105,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.rate, "rate", 0, "latency: total requests per second (0 = as fast as possible)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.label, "label", "", "label for the result row")
-	fs.StringVar(&o.pid, "pid", "", "idle: process ids (comma-separated) whose RSS and fds to read")
+	fs.StringVar(&o.pid, "pid", "", "process ids (comma-separated) of the target: idle reads their RSS and fds, other modes their CPU time")
 	fs.StringVar(&o.path, "path", "/chat", "ws: URL path")
 	fs.StringVar(&o.mode, "mode", "echo", "serve: echo | discard | udp-echo")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:7000", "serve: address to listen on")
@@ -133,7 +139,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashgate-bench: unknown mode %q\n\n%s", mode, usage)
 		return 2
 	}
+	cpu0, cpuErr := procCPU(o.pid)
 	res, err := f(ctx, o)
+	if o.pid != "" && mode != "idle" && mode != "soak" && cpuErr == nil {
+		if cpu1, err := procCPU(o.pid); err == nil {
+			used := (cpu1 - cpu0).Seconds()
+			if res.Ops > 0 {
+				res.CPUusPerOp = used * 1e6 / float64(res.Ops)
+			}
+			if gb := res.MBPerSec * res.Seconds / 1000; gb > 0 {
+				res.CPUsPerGB = used / gb
+			}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flashgate-bench %s: %v\n", mode, err)
 		return 1
@@ -177,6 +195,8 @@ func printTable(w io.Writer, r Result) {
 	field("loss", r.Loss, "%.4f")
 	field("KB/conn", r.RSSPerConnK, "%.2f")
 	field("fds/conn", r.FDsPerConn, "%.2f")
+	field("cpu_us/op", r.CPUusPerOp, "%.1f")
+	field("cpu_s/GB", r.CPUsPerGB, "%.3f")
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "  errors=%d", r.Errors)
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +114,50 @@ func TestBadFlags(t *testing.T) {
 	}
 	if code := run([]string{"nosuchmode"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown mode: exit %d", code)
+	}
+}
+
+// TestReportCPU: CPU per connection is compared inverted (less is better)
+// and left out for targets measured without -pid.
+func TestReportCPU(t *testing.T) {
+	in := strings.Join([]string{
+		`{"mode":"connrate","label":"direct","seconds":1,"ops_per_sec":9000}`,
+		`{"mode":"connrate","label":"flashgate","seconds":1,"ops_per_sec":5000,"cpu_us_per_op":150}`,
+		`{"mode":"connrate","label":"haproxy","seconds":1,"ops_per_sec":5000,"cpu_us_per_op":180}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := report(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !regexp.MustCompile(`CPU µs/conn\s+haproxy\s+180\.000\s+1\s+1\.20x`).MatchString(s) {
+		t.Errorf("no inverted CPU ratio for haproxy:\n%s", s)
+	}
+	if regexp.MustCompile(`CPU µs/conn\s+direct`).MatchString(s) {
+		t.Errorf("a CPU row for a target run without -pid:\n%s", s)
+	}
+}
+
+// TestProcCPU: the CPU time read for this process grows while it spins,
+// and no pid reads as zero.
+func TestProcCPU(t *testing.T) {
+	self := strconv.Itoa(os.Getpid())
+	before, err := procCPU(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for end := time.Now().Add(200 * time.Millisecond); time.Now().Before(end); {
+		x++
+	}
+	after, err := procCPU(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("CPU time did not grow while spinning (%d loops): %v → %v", x, before, after)
+	}
+	if none, err := procCPU(""); err != nil || none != 0 {
+		t.Fatalf(`procCPU(""): %v %v`, none, err)
 	}
 }

@@ -43,15 +43,18 @@ func report(in io.Reader, out io.Writer) error {
 		lowerIsBetter bool
 	}
 	metricsFor := map[string][]metric{
-		"throughput": {{"MB/s", func(r Result) float64 { return r.MBPerSec }, false}},
+		"throughput": {{"MB/s", func(r Result) float64 { return r.MBPerSec }, false},
+			{"CPU s/GB", func(r Result) float64 { return r.CPUsPerGB }, true}},
 		"connrate": {{"conn/s", func(r Result) float64 { return r.OpsPerSec }, false},
-			{"p99 ms", func(r Result) float64 { return r.P99ms }, true}},
+			{"p99 ms", func(r Result) float64 { return r.P99ms }, true},
+			{"CPU µs/conn", func(r Result) float64 { return r.CPUusPerOp }, true}},
 		"latency": {{"p50 ms", func(r Result) float64 { return r.P50ms }, true},
 			{"p99 ms", func(r Result) float64 { return r.P99ms }, true},
 			{"p99.9 ms", func(r Result) float64 { return r.P999ms }, true}},
 		"idle": {{"KB/conn", func(r Result) float64 { return r.RSSPerConnK }, true},
 			{"fds/conn", func(r Result) float64 { return r.FDsPerConn }, true}},
-		"policy": {{"answers/s", func(r Result) float64 { return r.OpsPerSec }, false}},
+		"policy": {{"answers/s", func(r Result) float64 { return r.OpsPerSec }, false},
+			{"CPU µs/answer", func(r Result) float64 { return r.CPUusPerOp }, true}},
 		"xml":    {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false}},
 		"ws": {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false},
 			{"MB/s", func(r Result) float64 { return r.MBPerSec }, false},
@@ -71,7 +74,7 @@ func report(in io.Reader, out io.Writer) error {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	fmt.Fprintf(out, "%-10s %-9s %-12s %12s %6s %14s\n", "figure", "metric", "target", "median", "runs", "flashgate ÷ it")
+	fmt.Fprintf(out, "%-10s %-13s %-12s %12s %6s %14s\n", "figure", "metric", "target", "median", "runs", "flashgate ÷ it")
 	seenMode := map[string]bool{}
 	for _, k := range order {
 		if seenMode[k.mode] {
@@ -96,6 +99,9 @@ func report(in io.Reader, out io.Writer) error {
 					fgv = median(fg, m.get)
 				}
 				v := median(runs[k2], m.get)
+				if v == 0 && strings.HasPrefix(m.name, "CPU") {
+					continue // measured only for targets run with -pid
+				}
 				ratio := "-"
 				if haveFG && k2.label != ref && v != 0 && fgv != 0 {
 					r := fgv / v
@@ -104,10 +110,10 @@ func report(in io.Reader, out io.Writer) error {
 					}
 					ratio = fmt.Sprintf("%.2fx", r)
 				}
-				fmt.Fprintf(out, "%-10s %-9s %-12s %12.3f %6d %14s\n", k.mode, m.name, k2.label, v, len(runs[k2]), ratio)
+				fmt.Fprintf(out, "%-10s %-13s %-12s %12.3f %6d %14s\n", k.mode, m.name, k2.label, v, len(runs[k2]), ratio)
 			}
 		}
 	}
-	fmt.Fprintln(out, "\nratios: flashgate's figure over the peer's (inverted for latency, memory, loss): above 1.00 flashgate is better.")
+	fmt.Fprintln(out, "\nratios: flashgate's figure over the peer's (inverted for latency, memory, loss, CPU): above 1.00 flashgate is better.")
 	return nil
 }

@@ -323,6 +323,39 @@ func procUsage(pids string) (rssKB, fds int64, err error) {
 	return rssKB, fds, nil
 }
 
+// procCPU sums the CPU time (user and system, all threads) the processes
+// listed have used so far; "" is no process.
+func procCPU(pids string) (time.Duration, error) {
+	var ticks int64
+	for _, f := range strings.Split(pids, ",") {
+		pid, perr := strconv.Atoi(strings.TrimSpace(f))
+		if perr != nil || pid <= 0 {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, fmt.Errorf("read stat of pid %d: %w", pid, err)
+		}
+		// Fields after the command (which may hold spaces) start at state.
+		rest := string(stat)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			return 0, fmt.Errorf("stat of pid %d: too few fields", pid)
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64) // utime: field 14
+		s, _ := strconv.ParseInt(f[12], 10, 64) // stime: field 15
+		ticks += u + s
+	}
+	return time.Duration(ticks) * (time.Second / clockTicks), nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
 // procUsageOne reads one process's resident memory (KB) and descriptors.
 func procUsageOne(pid int) (rssKB, fds int64, err error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

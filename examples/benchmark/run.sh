@@ -59,9 +59,12 @@ start "$B" serve -mode discard -listen 127.0.0.1:7002
 start "$B" serve -mode udp-echo -listen 127.0.0.1:7003
 start "$B" serve -mode ws-echo -listen 127.0.0.1:7004
 start "$B" serve -mode policy -listen 127.0.0.1:7845
+GOPOLICY_PID=${PIDS[-1]}
 # The bare Go relay (io.Copy each way) the goals are stated against.
 start "$B" serve -mode relay -listen 127.0.0.1:7601 -to 127.0.0.1:7001
+GOBARE_ECHO_PID=${PIDS[-1]}
 start "$B" serve -mode relay -listen 127.0.0.1:7602 -to 127.0.0.1:7002
+GOBARE_SINK_PID=${PIDS[-1]}
 
 # The gateways. They are restarted before the idle figure: memory per idle
 # connection is read as RSS growth, which a warm heap would hide.
@@ -100,8 +103,28 @@ start socat UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
 start websockify 127.0.0.1:7501 127.0.0.1:7001
 export NODE_PATH=$OUT/npm/node_modules
 start node examples/benchmark/policyfile-server.js 7844
+NPM_PID=${PIDS[-1]}
 start node examples/benchmark/policyfile-server.js 7846 fixed
+NPMFIXED_PID=${PIDS[-1]}
 sleep 2
+
+# withpid LABEL PORT: "-pid PIDS" for the targets whose processes are known,
+# so the figure also reports the CPU time they spent (steadier than rates on
+# a shared machine); nothing for direct and socat (a process per connection).
+withpid() {
+  local p=
+  case $1 in
+    flashgate) p=$FG_PID ;;
+    haproxy) p=$HA_PID ;;
+    nginx) p=$NGINX_WORKERS ;;
+    go-bare) if [ "$2" = 7601 ]; then p=$GOBARE_ECHO_PID; else p=$GOBARE_SINK_PID; fi ;;
+    go-minimal) p=$GOPOLICY_PID ;;
+    npm-policyfile) p=$NPM_PID ;;
+    npm-fixed) p=$NPMFIXED_PID ;;
+  esac
+  [ -n "$p" ] && echo "-pid $p"
+  return 0
+}
 
 bench() { # figure label target [flags...]
   local fig=$1 label=$2 target=$3; shift 3
@@ -115,10 +138,10 @@ for run in $(seq "$RUNS"); do
     case $fig in
       throughput)
         for t in direct:7002 flashgate:7102 go-bare:7602 haproxy:7202 nginx:7302 socat:7402; do
-          bench throughput "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+          bench throughput "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       connrate)
         for t in direct:7001 flashgate:7101 go-bare:7601 haproxy:7201 nginx:7301 socat:7401; do
-          bench connrate "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+          bench connrate "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       latency)
         for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301; do
           bench latency "${t%%:*}" "127.0.0.1:${t##*:}" -rate 5000; done ;;
@@ -130,7 +153,7 @@ for run in $(seq "$RUNS"); do
         bench idle nginx 127.0.0.1:7301 -conns 2000 -duration 1s -pid "$NGINX_WORKERS" ;;
       policy)
         for t in go-minimal:7845 flashgate:7843 npm-policyfile:7844 npm-fixed:7846; do
-          bench policy "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
+          bench policy "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       xml)
         for t in direct:7001 flashgate:7104 haproxy:7201; do
           bench xml "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
