@@ -81,7 +81,7 @@ type Result struct {
 	// load generator got.
 	CPUusPerOp float64 `json:"cpu_us_per_op,omitempty"`
 	CPUsPerGB  float64 `json:"cpu_s_per_gb,omitempty"`
-	Note        string  `json:"note,omitempty"`
+	Note       string  `json:"note,omitempty"`
 }
 
 func main() {

@@ -55,7 +55,7 @@ func report(in io.Reader, out io.Writer) error {
 			{"fds/conn", func(r Result) float64 { return r.FDsPerConn }, true}},
 		"policy": {{"answers/s", func(r Result) float64 { return r.OpsPerSec }, false},
 			{"CPU µs/answer", func(r Result) float64 { return r.CPUusPerOp }, true}},
-		"xml":    {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false}},
+		"xml": {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false}},
 		"ws": {{"msgs/s", func(r Result) float64 { return r.OpsPerSec }, false},
 			{"MB/s", func(r Result) float64 { return r.MBPerSec }, false},
 			{"p99 ms", func(r Result) float64 { return r.P99ms }, true}},
