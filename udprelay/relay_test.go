@@ -181,6 +181,9 @@ func testManyClients(t *testing.T, loopback string) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// A reply is counted after its send returns, so the client may hold
+	// the last one a moment before the counter moves.
+	waitFor(t, "every reply counted", 5*time.Second, func() bool { return r.Stats().DatagramsOut == clients*each })
 	st := r.Stats()
 	if st.SessionsTotal != clients || st.SessionsActive != clients {
 		t.Errorf("sessions total %d active %d, want %d", st.SessionsTotal, st.SessionsActive, clients)
