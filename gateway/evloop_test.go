@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -359,7 +360,12 @@ func TestEventedLimits(t *testing.T) {
 		t.Fatalf("third connection from one IP: %v, want a reset", err)
 	}
 	a.Close()
-	waitFor(t, func() bool { return gw.listeners[0].active.Load() == 1 }, "the first connection released")
+	l := gw.listeners[0]
+	waitFor(t, func() bool { // released per IP, not only counted out
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.perIP[netip.MustParseAddr("127.0.0.1")] == 1
+	}, "the first connection released")
 	echoOnce(t, dial(t, gw.Addr("bin")), "again")
 }
 
