@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -517,5 +518,117 @@ func TestEventedMultiplexed(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %s in the summaries:\n%s", want, out)
 		}
+	}
+}
+
+// TestEventedChaos: hundreds of concurrent clients on one multiplexed
+// evented listener, each ending its own way — echo and close, half-close,
+// reset mid-stream, silence then close, policy request, bulk data never
+// read back, HTTP (handed over) — and afterwards nothing is left: no
+// connection on the loops, none tracked, descriptors back to the baseline,
+// and one summary line per connection.
+func TestEventedChaos(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	l := testListener("mux", "games", "b")
+	l.SniffTimeout = time.Second // clients delayed by a loaded machine still sniff in time
+	cfg.Listeners = []*ListenerConfig{l}
+	gw, logs, stop := startGateway(t, cfg)
+	addr := gw.Addr("mux").String()
+	fds := func() int {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		return len(ents)
+	}
+	// Warm up first: the listener's duplicate for accept4 is made on the
+	// first accept.
+	warm := dial(t, gw.Addr("mux"))
+	echoOnce(t, warm, "\x01warm")
+	warm.Close()
+	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the warm-up connection ended")
+	base := fds()
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				return
+			}
+			tc := c.(*net.TCPConn)
+			defer tc.Close()
+			_ = tc.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := []byte(fmt.Sprintf("\x01client %d says hello", i))
+			back := make([]byte, len(msg))
+			switch i % 7 {
+			case 0: // echo three times, close
+				for range 3 {
+					tc.Write(msg)
+					if _, err := io.ReadFull(tc, back); err != nil {
+						errs <- fmt.Errorf("client %d echo: %w", i, err)
+						return
+					}
+				}
+			case 1: // half-close, read everything back
+				tc.Write(msg)
+				tc.CloseWrite()
+				if got, err := io.ReadAll(tc); err != nil || !bytes.Equal(got, msg) {
+					errs <- fmt.Errorf("client %d half-close: %q %v", i, got, err)
+				}
+			case 2: // reset in the middle of a stream
+				tc.Write(bytes.Repeat(msg, 200))
+				tc.SetLinger(0)
+			case 3: // silence (sniff_timeout passes), then close
+				time.Sleep(1100 * time.Millisecond)
+			case 4: // policy request
+				tc.Write([]byte(policyRequest))
+				if got, _ := io.ReadAll(tc); !bytes.Contains(got, []byte("cross-domain-policy")) {
+					errs <- fmt.Errorf("client %d policy: %q", i, got)
+				}
+			case 5: // bulk data, never read back
+				chunk := bytes.Repeat(msg, 4096)
+				for range 4 {
+					if _, err := tc.Write(chunk); err != nil {
+						break
+					}
+				}
+			case 6: // HTTP, handed over to a goroutine
+				tc.Write([]byte("GET /crossdomain.xml HTTP/1.0\r\n\r\n"))
+				if got, _ := io.ReadAll(tc); !bytes.Contains(got, []byte("200 OK")) {
+					errs <- fmt.Errorf("client %d http: %q", i, got)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitFor(t, func() bool { return gw.loops.open() == 0 }, "every connection off the loops")
+	waitFor(t, func() bool {
+		gw.mu.Lock()
+		defer gw.mu.Unlock()
+		return len(gw.conns) == 0
+	}, "every connection untracked")
+	// Pooled pipes may stay up to pipeIdle; allow for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for fds() > base+pooledPipes()*2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := fds(); got > base+pooledPipes()*2 {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var open []string
+		for _, e := range ents {
+			target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			open = append(open, e.Name()+"→"+target)
+		}
+		t.Fatalf("%d descriptors after the chaos, %d before (%d pooled pipes): %v", got, base, pooledPipes(), open)
+	}
+	stop()
+	if got := strings.Count(logs.String(), `"message":"connection closed"`); got != n+1 {
+		t.Fatalf("%d summary lines for %d connections", got, n+1)
 	}
 }
