@@ -69,6 +69,9 @@ func (l *listener) serveEvented(rt *route) bool {
 // handOver admits an accepted socket and gives it to an event loop.
 func (l *listener) handOver(rt *route, fd int, client netip.AddrPort) {
 	ip := client.Addr()
+	if rt.cfg.ProxyProtocol != "" {
+		ip = netip.Addr{} // the per-IP limit applies to the real client, after the header
+	}
 	if reason := l.admit(rt.cfg, ip); reason != "" {
 		l.rejected(client, reason, nil, func() {
 			_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})

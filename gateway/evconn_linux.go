@@ -27,6 +27,9 @@ type evConn struct {
 	kind     Kind      // what the summary reports: raw, or what sniffing found
 	sn       int       // bytes sniffed into h.buf
 	sniffEnd int64     // unixnano: sniff_timeout while sniffing (0: none)
+	proxyEnd int64     // unixnano: the PROXY header's deadline
+	px       *evProxyBuf
+	hdrLen   int64 // bytes of the backend's PROXY header in up.n
 	cands    []*server // dial order, while dialing
 	ci       int
 	dialing  *server
@@ -54,6 +57,7 @@ const evBudget = 1 << 20
 // evConn states.
 const (
 	evNew       = iota // accepted (transparent) or sniffed as data: the loop dials next
+	evProxy            // reading the client's PROXY header
 	evSniffing         // reading the first bytes (multiplexed listeners)
 	evAnswering        // writing the policy answer
 	evDialing          // a connect is in progress to cands[ci]
@@ -93,6 +97,10 @@ func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
 			e.sniffEnd = h.start.Add(cfg.SniffTimeout).UnixNano()
 		}
 	}
+	if cfg.ProxyProtocol != "" {
+		e.state = evProxy
+		e.proxyEnd = h.start.Add(proxyHeaderTimeout).UnixNano()
+	}
 	return e
 }
 
@@ -115,6 +123,8 @@ func (e *evConn) timeout() time.Duration {
 // reads loop-owned fields only from the loop goroutine, in sweep).
 func (e *evConn) due(now int64) bool {
 	switch e.state {
+	case evProxy:
+		return now >= e.proxyEnd
 	case evSniffing:
 		return e.sniffEnd > 0 && now >= e.sniffEnd
 	case evDialing:
@@ -131,6 +141,8 @@ func (e *evConn) expire(now int64) {
 		return
 	}
 	switch e.state {
+	case evProxy:
+		e.proxyTimedOut()
 	case evSniffing:
 		// Silence, or a prefix the sniffer could not place: data.
 		kind := KindData
@@ -182,10 +194,12 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 		return
 	}
 	switch e.state {
+	case evProxy:
+		e.readProxy(now)
 	case evSniffing:
 		e.sniff(now)
 	case evNew:
-		e.dial(now)
+		e.toBackend(now)
 	case evAnswering:
 		e.answer()
 	case evDialing:
@@ -205,6 +219,14 @@ func (e *evConn) requeue() {
 		e.queued = true
 		e.loop.again = append(e.loop.again, e)
 	}
+}
+
+// toBackend starts the way to the backend: its PROXY header (if it wants
+// one) goes in front of the bytes waiting for it, then the dial.
+func (e *evConn) toBackend(now int64) {
+	e.backendProxyHeader()
+	e.state = evNew
+	e.dial(now)
 }
 
 // dial starts dialing the backend's servers in balance order.
@@ -571,7 +593,7 @@ func (e *evConn) finish(reason string, err error) {
 			d.pipe = nil
 		}
 	}
-	s := summary{kind: e.kind, res: relayResult{Up: e.up.n, Down: e.down.n,
+	s := summary{kind: e.kind, res: relayResult{Up: max(e.up.n-e.hdrLen, 0), Down: e.down.n,
 		Spliced: e.up.splice + e.down.splice, Reason: reason, Err: err}}
 	if e.h.srv != nil {
 		s.backend = e.h.srv.addr

@@ -66,8 +66,8 @@ func TestRouteEvented(t *testing.T) {
 	}{
 		{"transparent to IP literals", &route{cfg: bin, backend: lit}, true},
 		{"host name (needs a resolver)", &route{cfg: bin, backend: named}, false},
-		{"PROXY header to the backend", &route{cfg: bin, backend: pp}, false},
-		{"PROXY header from the client", &route{cfg: &ListenerConfig{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, false},
+		{"PROXY header to the backend", &route{cfg: bin, backend: pp}, true},
+		{"PROXY header from the client", &route{cfg: &ListenerConfig{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, true},
 		{"builtin echo", &route{cfg: bin, backend: echo}, false},
 		{"policy and backend (sniffed in the loop)", &route{cfg: bin, backend: lit, policyAnswer: []byte("x")}, true},
 		{"policy server", &route{cfg: bin, policyAnswer: []byte("x")}, true},
@@ -630,5 +630,65 @@ func TestEventedChaos(t *testing.T) {
 	stop()
 	if got := strings.Count(logs.String(), `"message":"connection closed"`); got != n+1 {
 		t.Fatalf("%d summary lines for %d connections", got, n+1)
+	}
+}
+
+// TestEventedProxyDrip: a PROXY header (v1 and v2) arriving a byte at a
+// time on a multiplexed evented listener is read exactly: the bytes after
+// it are sniffed (a policy request answered) or relayed intact, the backend
+// gets its own header first, and bytes_up counts only the client's bytes.
+func TestEventedProxyDrip(t *testing.T) {
+	for _, version := range []string{"v1", "v2"} {
+		t.Run(version, func(t *testing.T) {
+			baddr, reports := startProxyBackend(t, "v2")
+			cfg := testConfig()
+			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ProxyProtocol: "v2"}}
+			l := testListener("pp", "games", "b")
+			l.ProxyProtocol = version
+			cfg.Listeners = []*ListenerConfig{l}
+			gw, logs, stop := startGateway(t, cfg)
+			if !gw.listeners[0].route.Load().evented() {
+				t.Fatal("not evented")
+			}
+			real := netip.MustParseAddrPort("203.0.113.7:5555")
+			dst := netip.MustParseAddrPort("192.0.2.1:843")
+			hdr := appendProxyHeader(nil, version, real, dst)
+			drip := func(c *net.TCPConn, b []byte) {
+				for i := range b {
+					if _, err := c.Write(b[i : i+1]); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+
+			p := dial(t, gw.Addr("pp"))
+			drip(p, hdr)
+			p.Write([]byte(policyRequest))
+			if answer, _ := io.ReadAll(p); !bytes.Contains(answer, []byte("cross-domain-policy")) {
+				t.Fatalf("policy after a dripped header: %q", answer)
+			}
+
+			c := dial(t, gw.Addr("pp"))
+			drip(c, hdr)
+			payload := "\x02binary after the header"
+			c.Write([]byte(payload))
+			got := make([]byte, len(payload))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != payload {
+				t.Fatalf("echo %q %v", got, err)
+			}
+			c.CloseWrite()
+			r := recvReport(t, reports)
+			if r.hdr.Src != real || string(r.data) != payload {
+				t.Fatalf("backend saw %+v %q", r.hdr, r.data)
+			}
+			c.Close()
+			waitFor(t, func() bool { return gw.loops.open() == 0 }, "relays ended")
+			stop()
+			out := logs.String()
+			if !strings.Contains(out, fmt.Sprintf(`"client":"%s","kind":"data","backend":"%s","bytes_up":%d`, real, baddr, len(payload))) {
+				t.Fatalf("summary lacks the real client or counts the backend header:\n%s", out)
+			}
+		})
 	}
 }

@@ -97,8 +97,7 @@ func (e *evConn) decide(kind Kind, now int64) {
 		e.up.pend = copyBufPool.Get().(*[]byte)
 		e.up.off, e.up.end = 0, copy(*e.up.pend, prefix[:end])
 	}
-	e.state = evNew
-	e.dial(now)
+	e.toBackend(now)
 }
 
 // answer finishes writing the policy answer, then closes like

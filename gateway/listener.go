@@ -38,20 +38,16 @@ func (rt *route) transparent() bool {
 
 // evented reports whether the route's connections are handled by the
 // event loops (evloop_linux.go): its backend, if any, is plain TCP to IP
-// literals, and no PROXY header is involved either way. A transparent
-// listener's connections are relayed there from the first byte; a
-// multiplexed listener's are sniffed there too, answered (policy) or
-// relayed (binary, XMLSocket), and handed to a goroutine only for TLS
-// termination and HTTP.
+// literals. A transparent listener's connections are relayed there from
+// the first byte; a multiplexed listener's are sniffed there too, answered
+// (policy) or relayed (binary, XMLSocket), and handed to a goroutine only
+// for TLS termination and HTTP. PROXY headers are read and written there.
 func (rt *route) evented() bool {
-	if rt.cfg.ProxyProtocol != "" {
-		return false
-	}
 	b := rt.backend
 	if b == nil {
 		return rt.policyAnswer != nil // a policy server
 	}
-	return !b.echo() && b.tls == nil && b.cfg.ProxyProtocol == "" && b.literal()
+	return !b.echo() && b.tls == nil && b.literal()
 }
 
 // listener accepts connections on one address and hands each to a

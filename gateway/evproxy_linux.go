@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// PROXY headers on the event loops: a listener with proxy_protocol reads
+// the header here, exactly as readProxyHeader does (v2: the 16 fixed bytes,
+// then exactly its length; v1: peeked, and only the bytes through CRLF
+// consumed), so nothing after it is taken; and a backend with
+// proxy_protocol gets its header in front of the first bytes relayed.
+
+// evProxyBuf holds a header while it arrives (v2 TLVs can make it long).
+type evProxyBuf struct {
+	b    []byte
+	have int
+}
+
+// proxyTimedOut ends a connection whose header did not come in time.
+func (e *evConn) proxyTimedOut() {
+	have := []byte(nil)
+	if e.px != nil {
+		have = e.px.b[:e.px.have]
+	}
+	e.rejectProxy(readErr(have, e.h.rt.cfg.ProxyProtocol, os.ErrDeadlineExceeded))
+}
+
+// readProxy reads the client's PROXY header as far as it has come.
+func (e *evConn) readProxy(now int64) {
+	version := e.h.rt.cfg.ProxyProtocol
+	if e.px == nil {
+		e.px = &evProxyBuf{b: make([]byte, proxyV1Max)}
+	}
+	px := e.px
+	for {
+		end := 16 // v2: the fixed part first, then exactly its length
+		if version == "v2" && px.have >= 16 {
+			if _, _, err := parseProxyV2(px.b[:16]); err != nil && !errors.Is(err, errProxyShort) {
+				e.rejectProxy(err)
+				return
+			}
+			end = 16 + int(binary.BigEndian.Uint16(px.b[14:16]))
+			if end > proxyV2Max {
+				e.rejectProxy(proxyErr("v2: header of %d bytes exceeds %d", end, proxyV2Max))
+				return
+			}
+			if len(px.b) < end {
+				px.b = append(px.b, make([]byte, end-len(px.b))...)
+			}
+			if px.have == end {
+				hdr, _, err := parseProxyV2(px.b[:end])
+				if err != nil {
+					e.rejectProxy(err)
+					return
+				}
+				e.px = nil
+				e.proxied(hdr, now)
+				return
+			}
+		}
+		if !e.cr {
+			return
+		}
+		var n int
+		var err error
+		if version == "v2" {
+			n, err = sysRead(e.cfd, px.b[px.have:end])
+		} else {
+			// Peek, then consume only the bytes that belong to the header
+			// (all of them while its CRLF has not come).
+			var peeked int
+			peeked, _, err = unix.Recvfrom(e.cfd, px.b[px.have:proxyV1Max], unix.MSG_PEEK)
+			if err == nil && peeked > 0 {
+				take := px.have + peeked
+				_, hn, perr := parseProxyV1(px.b[:take])
+				switch {
+				case perr == nil:
+					take = hn
+				case !errors.Is(perr, errProxyShort):
+					e.rejectProxy(perr)
+					return
+				}
+				n, err = sysRead(e.cfd, px.b[px.have:take])
+			}
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			e.cr = false
+			return
+		case err != nil:
+			e.rejectProxy(readErr(px.b[:px.have], version, os.NewSyscallError("read", err)))
+			return
+		case n == 0:
+			e.rejectProxy(readErr(px.b[:px.have], version, io.EOF))
+			return
+		}
+		px.have += n
+		if version == "v1" {
+			hdr, _, perr := parseProxyV1(px.b[:px.have])
+			if perr == nil {
+				e.px = nil
+				e.proxied(hdr, now)
+				return
+			}
+			if !errors.Is(perr, errProxyShort) {
+				e.rejectProxy(perr)
+				return
+			}
+		}
+	}
+}
+
+// proxied applies a parsed header as conn.proxyHeader does, then goes on:
+// sniffing, or dialing for a transparent listener.
+func (e *evConn) proxied(hdr proxyHeader, now int64) {
+	h := e.h
+	if !hdr.Local {
+		h.client = netip.AddrPortFrom(hdr.Src.Addr().Unmap(), hdr.Src.Port())
+		h.local = netip.AddrPortFrom(hdr.Dst.Addr().Unmap(), hdr.Dst.Port())
+	}
+	if !h.l.admitIP(h.rt.cfg, h.client.Addr()) {
+		e.reject(rejectMaxPerIP, nil)
+		return
+	}
+	if h.rt.cfg.MaxConnectionsPerIP > 0 {
+		h.ipCounted = h.client.Addr().Unmap()
+	}
+	if !h.rt.transparent() {
+		e.state = evSniffing
+		if st := h.rt.cfg.SniffTimeout; st > 0 {
+			e.sniffEnd = now + int64(st)
+		}
+		e.sniff(now)
+		return
+	}
+	e.toBackend(now)
+}
+
+func (e *evConn) rejectProxy(err error) { e.reject(rejectProxyHeader, err) }
+
+// reject ends a connection refused after its PROXY header, as
+// listener.reject does: a reset, counted and logged at a bounded rate, no
+// summary line.
+func (e *evConn) reject(reason string, err error) {
+	e.ended = true
+	e.loop.remove(e)
+	e.mu.Lock()
+	fd := e.cfd
+	e.cfd = -1
+	e.mu.Unlock()
+	e.h.l.rejected(e.h.client, reason, err, func() {
+		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+		sysClose(fd)
+	})
+	e.h.done()
+}
+
+// backendProxyHeader puts the backend's PROXY header (the real client and
+// the address it connected to) in front of what waits for the backend. Its
+// bytes are not counted as relayed.
+func (e *evConn) backendProxyHeader() {
+	h := e.h
+	version := h.rt.backend.cfg.ProxyProtocol
+	if version == "" {
+		return
+	}
+	local := h.local
+	if !local.IsValid() {
+		if sa, err := unix.Getsockname(e.cfd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				local = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+			case *unix.SockaddrInet6:
+				local = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+			}
+		}
+	}
+	var buf [proxyV1Max]byte
+	hdr := appendProxyHeader(buf[:0], version, h.client, local)
+	d := &e.up
+	if d.pend == nil {
+		d.pend = copyBufPool.Get().(*[]byte)
+		d.off, d.end = 0, 0
+	}
+	p := *d.pend
+	copy(p[len(hdr):], p[d.off:d.end])
+	copy(p, hdr)
+	d.end = len(hdr) + d.end - d.off
+	d.off = 0
+	e.hdrLen = int64(len(hdr))
+}
