@@ -24,12 +24,12 @@ type evConn struct {
 	aborting atomic.Bool
 
 	state    uint8
-	kind     Kind      // what the summary reports: raw, or what sniffing found
-	sn       int       // bytes sniffed into h.buf
-	sniffEnd int64     // unixnano: sniff_timeout while sniffing (0: none)
-	proxyEnd int64     // unixnano: the PROXY header's deadline
+	kind     Kind  // what the summary reports: raw, or what sniffing found
+	sn       int   // bytes sniffed into h.buf
+	sniffEnd int64 // unixnano: sniff_timeout while sniffing (0: none)
+	proxyEnd int64 // unixnano: the PROXY header's deadline
 	px       *evProxyBuf
-	hdrLen   int64 // bytes of the backend's PROXY header in up.n
+	hdrLen   int64     // bytes of the backend's PROXY header in up.n
 	cands    []*server // dial order, while dialing
 	ci       int
 	dialing  *server
