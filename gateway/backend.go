@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -73,20 +74,37 @@ func (b *backend) dialServer(ctx context.Context) (net.Conn, *server, error) {
 func newServer(addr string) *server {
 	s := &server{addr: addr}
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		s.ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		s.lit = []netip.AddrPort{netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+	} else if host, port, err := net.SplitHostPort(addr); err == nil {
+		if p, err := strconv.ParseUint(port, 10, 16); err == nil && host != "" {
+			s.host, s.port = host, uint16(p)
+		}
 	}
 	return s
 }
 
-// literal reports whether every server address is an IP literal, which the
-// event loops can dial without a resolver.
-func (b *backend) literal() bool {
+// loopDialable reports whether the event loops can dial every server: an
+// IP literal, or a host name with a numeric port (resolve.go keeps its
+// addresses).
+func (b *backend) loopDialable() bool {
 	for _, s := range b.servers {
-		if !s.ap.IsValid() {
+		if s.lit == nil && s.host == "" {
 			return false
 		}
 	}
 	return len(b.servers) > 0
+}
+
+// loopReady reports whether every server has an address to dial now; a
+// host name not resolved yet sends the connection to the goroutine path,
+// which resolves as it dials.
+func (b *backend) loopReady() bool {
+	for _, s := range b.servers {
+		if len(s.addrs()) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // dialOne dials one server within connect_timeout (the dialer's Timeout).

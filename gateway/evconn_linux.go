@@ -31,7 +31,10 @@ type evConn struct {
 	px       *evProxyBuf
 	hdrLen   int64     // bytes of the backend's PROXY header in up.n
 	cands    []*server // dial order, while dialing
-	ci       int
+	ci       int       // the server being dialed
+	ai       int       // its address being dialed
+	dialAP   netip.AddrPort
+	lastErr  error
 	dialing  *server
 	dialErrs []error
 	deadline int64 // unixnano: the connect timeout while dialing
@@ -151,7 +154,7 @@ func (e *evConn) expire(now int64) {
 		}
 		e.decide(kind, now)
 	case evDialing:
-		e.dialFailed(fmt.Errorf("dial backend %s: %w", e.dialing.addr, os.ErrDeadlineExceeded), now)
+		e.dialFailed(os.ErrDeadlineExceeded, now)
 	case evRelaying, evAnswering:
 		e.fail(reasonIdle, errIdle)
 	}
@@ -224,6 +227,10 @@ func (e *evConn) requeue() {
 // toBackend starts the way to the backend: its PROXY header (if it wants
 // one) goes in front of the bytes waiting for it, then the dial.
 func (e *evConn) toBackend(now int64) {
+	if !e.h.rt.backend.loopReady() {
+		e.handOver(e.kind) // a host name not resolved yet: Go's dialer resolves it
+		return
+	}
 	e.backendProxyHeader()
 	e.state = evNew
 	e.dial(now)
@@ -242,14 +249,25 @@ func (e *evConn) dialNext(now int64) {
 	for e.ci < len(e.cands) {
 		s := e.cands[e.ci]
 		e.dialing = s
-		fd, err := connectNonblock(s.ap)
-		if err != nil {
-			e.dialErrs = append(e.dialErrs, fmt.Errorf("dial backend %s: %w", s.addr, err))
-			s.failed(err, false)
+		addrs := s.addrs()
+		if e.ai >= len(addrs) {
+			// Every address of s failed (a host name may have several,
+			// tried in order as Go's dialer does): s is down.
+			if len(addrs) == 0 {
+				e.lastErr = errors.New("no address resolved")
+				e.dialErrs = append(e.dialErrs, fmt.Errorf("dial backend %s: %w", s.addr, e.lastErr))
+			}
+			s.failed(e.lastErr, false)
 			if b.dialErrors != nil {
 				b.dialErrors.Inc()
 			}
-			e.ci++
+			e.ci, e.ai = e.ci+1, 0
+			continue
+		}
+		e.dialAP = addrs[e.ai]
+		fd, err := connectNonblock(e.dialAP)
+		if err != nil {
+			e.attemptFailed(err)
 			continue
 		}
 		e.mu.Lock()
@@ -266,6 +284,20 @@ func (e *evConn) dialNext(now int64) {
 	e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
 	err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(e.dialErrs...))
 	e.finish("backend unreachable", err)
+}
+
+// attemptFailed records a failed connect to the current address; dialNext
+// goes on with the server's next address, or the next server.
+func (e *evConn) attemptFailed(err error) {
+	s := e.dialing
+	if s.host != "" {
+		err = fmt.Errorf("dial backend %s (%s): %w", s.addr, e.dialAP, err)
+	} else {
+		err = fmt.Errorf("dial backend %s: %w", s.addr, err)
+	}
+	e.lastErr = err
+	e.dialErrs = append(e.dialErrs, err)
+	e.ai++
 }
 
 // connectNonblock opens a non-blocking socket and starts a connect.
@@ -297,7 +329,7 @@ func (e *evConn) connected(now int64) {
 		err = os.NewSyscallError("connect", unix.Errno(soerr))
 	}
 	if err != nil {
-		e.dialFailed(fmt.Errorf("dial backend %s: %w", e.dialing.addr, err), now)
+		e.dialFailed(err, now)
 		return
 	}
 	s := e.dialing
@@ -312,15 +344,9 @@ func (e *evConn) connected(now int64) {
 
 // dialFailed closes the failed attempt and tries the next server.
 func (e *evConn) dialFailed(err error, now int64) {
-	s := e.dialing
 	e.closeBackend()
 	e.br, e.bw, e.bhup = false, false, false
-	e.dialErrs = append(e.dialErrs, err)
-	s.failed(err, false)
-	if b := e.h.rt.backend; b.dialErrors != nil {
-		b.dialErrors.Inc()
-	}
-	e.ci++
+	e.attemptFailed(err)
 	e.dialNext(now)
 }
 

@@ -65,13 +65,14 @@ func TestRouteEvented(t *testing.T) {
 		want bool
 	}{
 		{"transparent to IP literals", &route{cfg: bin, backend: lit}, true},
-		{"host name (needs a resolver)", &route{cfg: bin, backend: named}, false},
+		{"host name (resolved in the background)", &route{cfg: bin, backend: named}, true},
+		{"host name with a service-name port", &route{cfg: bin, backend: &backend{cfg: &BackendConfig{Name: "s"}, servers: []*server{newServer("localhost:echo")}}}, false},
 		{"PROXY header to the backend", &route{cfg: bin, backend: pp}, true},
 		{"PROXY header from the client", &route{cfg: &ListenerConfig{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, true},
 		{"builtin echo", &route{cfg: bin, backend: echo}, false},
 		{"policy and backend (sniffed in the loop)", &route{cfg: bin, backend: lit, policyAnswer: []byte("x")}, true},
 		{"policy server", &route{cfg: bin, policyAnswer: []byte("x")}, true},
-		{"policy and a host-name backend", &route{cfg: bin, backend: named, policyAnswer: []byte("x")}, false},
+		{"policy and a host-name backend", &route{cfg: bin, backend: named, policyAnswer: []byte("x")}, true},
 		{"xml framing", &route{cfg: &ListenerConfig{Protocol: "xml"}, backend: lit}, true},
 		{"websocket paths (handed over after sniffing)", &route{cfg: &ListenerConfig{Protocol: "binary", WebSockets: []*WebSocketConfig{{Path: "/"}}}, backend: lit}, true},
 	} {
@@ -690,5 +691,41 @@ func TestEventedProxyDrip(t *testing.T) {
 				t.Fatalf("summary lacks the real client or counts the backend header:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestEventedHostName: a backend given by host name is resolved in the
+// background and then dialed by the loops; its addresses are tried in order
+// (localhost may answer ::1 first while the backend listens on 127.0.0.1
+// only). Before the first answer, connections take the goroutine path.
+func TestEventedHostName(t *testing.T) {
+	backend := startBackend(t, echoHandler)
+	_, port, _ := net.SplitHostPort(backend)
+	gw, logs, stop := eventedGateway(t, nil, net.JoinHostPort("localhost", port))
+	b := gw.listeners[0].route.Load().backend
+	waitFor(t, b.loopReady, "localhost resolved")
+	t.Logf("localhost resolved to %v", b.servers[0].addrs())
+	c := dial(t, gw.Addr("bin"))
+	echoOnce(t, c, "by name")
+	if got := gw.loops.open(); got != 1 {
+		t.Fatalf("loops hold %d connections, want the one to a host-name backend", got)
+	}
+	c.Close()
+
+	// Several addresses, the first refusing: the next one is dialed and
+	// the server stays up (the resolver refreshes only after resolveEvery).
+	dead := netip.MustParseAddrPort(closedPort(t))
+	live := netip.MustParseAddrPort(backend)
+	b.servers[0].resolved.Store(&[]netip.AddrPort{dead, live})
+	c2 := dial(t, gw.Addr("bin"))
+	echoOnce(t, c2, "second address")
+	c2.Close()
+	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the relays ended")
+	stop()
+	if st := b.servers[0].state(); !st.Up {
+		t.Fatalf("a reachable host-name server is marked down: %+v", st)
+	}
+	if !strings.Contains(logs.String(), `"backend":"localhost:`+port+`"`) {
+		t.Fatalf("summary does not name the server as configured:\n%s", logs)
 	}
 }

@@ -56,7 +56,7 @@ type Gateway struct {
 	// loops relay the connections of evented routes (route.evented); nil
 	// where they could not start (those connections then take goroutines).
 	loops     *evLoops
-	loopCount int // event loops to start: GOMAXPROCS when 0 (tests set 1)
+	loopCount int // event loops to start: GOMAXPROCS when 0, none when < 0 (tests)
 
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 
@@ -121,6 +121,7 @@ func (g *Gateway) startHealth(gen *generation) {
 		if b.cfg.HealthCheck != nil && len(b.servers) > 0 {
 			go b.checkHealth(ctx, g.log)
 		}
+		go b.resolveServers(ctx, g.log)
 	}
 }
 
@@ -201,10 +202,12 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	} else {
 		g.log.Warn().Err(err).Msg("idle relays will hold goroutines")
 	}
-	if ls, err := newEvLoops(g.loopCount); err == nil {
-		g.loops = ls
-	} else {
-		g.log.Debug().Err(err).Msg("transparent listeners relay with goroutines")
+	if g.loopCount >= 0 {
+		if ls, err := newEvLoops(g.loopCount); err == nil {
+			g.loops = ls
+		} else {
+			g.log.Debug().Err(err).Msg("connections relay with goroutines")
+		}
 	}
 	g.lmu.Lock()
 	g.listeners = ls

@@ -55,12 +55,15 @@ func (s *syncBuffer) String() string {
 
 // startGateway runs cfg on loopback until the test ends. It returns the
 // gateway, its JSON log and a stop function that shuts it down and waits.
-func startGateway(t *testing.T, cfg *Config) (*Gateway, *syncBuffer, func()) {
+func startGateway(t *testing.T, cfg *Config, adjust ...func(*Gateway)) (*Gateway, *syncBuffer, func()) {
 	t.Helper()
 	logs := &syncBuffer{}
 	gw, err := New(cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range adjust {
+		f(gw)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := gw.Listen(ctx); err != nil {

@@ -38,7 +38,7 @@ func (rt *route) transparent() bool {
 
 // evented reports whether the route's connections are handled by the
 // event loops (evloop_linux.go): its backend, if any, is plain TCP to IP
-// literals. A transparent listener's connections are relayed there from
+// literals or host names with numeric ports. A transparent listener's connections are relayed there from
 // the first byte; a multiplexed listener's are sniffed there too, answered
 // (policy) or relayed (binary, XMLSocket), and handed to a goroutine only
 // for TLS termination and HTTP. PROXY headers are read and written there.
@@ -47,7 +47,7 @@ func (rt *route) evented() bool {
 	if b == nil {
 		return rt.policyAnswer != nil // a policy server
 	}
-	return !b.echo() && b.tls == nil && b.literal()
+	return !b.echo() && b.tls == nil && b.loopDialable()
 }
 
 // listener accepts connections on one address and hands each to a

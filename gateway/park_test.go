@@ -13,16 +13,16 @@ import (
 )
 
 // TestIdleRelaysHoldNoGoroutines opens relayed connections on a
-// multiplexed listener (sniffed, so not evented), lets them go idle, and
+// gateway without event loops (the goroutine path), lets them go idle, and
 // checks that their directions are parked (no goroutine each),
 // that every one still echoes afterwards, and that closing them reports
 // each connection once.
 func TestIdleRelaysHoldNoGoroutines(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
-	gw, logs, stop := startGateway(t, cfg)
+	gw, logs, stop := startGateway(t, cfg, noLoops)
 	if gw.parker == nil {
 		t.Fatal("the gateway runs without a parker")
 	}
@@ -71,9 +71,9 @@ func TestParkedRelayHalfClose(t *testing.T) {
 		c.CloseWrite()
 	})
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{byName(backend)}}}
+	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
-	gw, _, _ := startGateway(t, cfg)
+	gw, _, _ := startGateway(t, cfg, noLoops)
 	c := dial(t, gw.Addr("bin"))
 	c.Write([]byte("request"))
 	time.Sleep(50 * time.Millisecond) // both directions park
@@ -84,15 +84,15 @@ func TestParkedRelayHalfClose(t *testing.T) {
 	}
 }
 
-// TestParkedRelaysShutdown: connections whose directions are parked (on a
-// multiplexed listener) are closed at shutdown_timeout and Run returns.
+// TestParkedRelaysShutdown: connections whose directions are parked (on the
+// goroutine path) are closed at shutdown_timeout and Run returns.
 func TestParkedRelaysShutdown(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 100 * time.Millisecond
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
-	gw, logs, stop := startGateway(t, cfg)
+	gw, logs, stop := startGateway(t, cfg, noLoops)
 	for range 10 {
 		c := dial(t, gw.Addr("bin"))
 		c.Write([]byte("x"))
@@ -110,11 +110,11 @@ func TestParkedRelaysShutdown(t *testing.T) {
 func TestIdleXMLRelaysPark(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{byName(backend)}, Framing: "nul"}}
+	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, Framing: "nul"}}
 	l := testListener("xml", "", "echo")
 	l.Protocol, l.MaxMessage = "xml", 64
 	cfg.Listeners = []*ListenerConfig{l}
-	gw, logs, stop := startGateway(t, cfg)
+	gw, logs, stop := startGateway(t, cfg, noLoops)
 	const n = 20
 	conns := make([]*net.TCPConn, n)
 	for i := range conns {
@@ -178,10 +178,6 @@ func TestSplicePipesExpire(t *testing.T) {
 	waitFor(t, func() bool { return pooledPipes() == 0 }, "pooled pipes closed after pipeIdle")
 }
 
-// byName gives a loopback backend address by host name: such backends are
-// dialed through Go's resolver on the goroutine path, whose parking these
-// tests watch (IP literals go to the event loops).
-func byName(addr string) string {
-	_, port, _ := net.SplitHostPort(addr)
-	return net.JoinHostPort("localhost", port)
-}
+// noLoops keeps a gateway's connections on the goroutine path, whose
+// parking these tests watch.
+func noLoops(g *Gateway) { g.loopCount = -1 }

@@ -33,7 +33,10 @@ const (
 // open connections carry over.
 type server struct {
 	addr      string
-	ap        netip.AddrPort // addr when it is an IP literal (event loops dial it without resolving)
+	lit       []netip.AddrPort // addr when it is an IP literal: the event loops dial it as is
+	host      string           // else its host name and port, resolved for the loops (resolve.go)
+	port      uint16
+	resolved  atomic.Pointer[[]netip.AddrPort]
 	active    atomic.Int64   // relayed connections open to it
 	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
 

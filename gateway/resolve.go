@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Host-name servers for the event loops, which never block on a resolver:
+// a goroutine per backend resolves its names at start and every
+// resolveEvery after, keeping the last good answer when a lookup fails
+// (as HAProxy's resolvers do). The goroutine path keeps resolving at each
+// dial through Go's resolver.
+const (
+	resolveEvery   = 30 * time.Second
+	resolveTimeout = 5 * time.Second
+)
+
+// addrs returns the addresses the event loops dial for s, in order: the
+// literal, or the last resolved addresses (nil before the first answer).
+func (s *server) addrs() []netip.AddrPort {
+	if s.lit != nil {
+		return s.lit
+	}
+	if p := s.resolved.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// resolveServers keeps b's host-name servers resolved until ctx ends.
+func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
+	var named []*server
+	for _, s := range b.servers {
+		if s.host != "" {
+			named = append(named, s)
+		}
+	}
+	if len(named) == 0 {
+		return
+	}
+	t := time.NewTicker(resolveEvery)
+	defer t.Stop()
+	for {
+		for _, s := range named {
+			s.resolve(ctx, log)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// resolve looks s's host up once; a failure keeps the previous addresses.
+func (s *server) resolve(ctx context.Context, log zerolog.Logger) {
+	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", s.host)
+	if err != nil || len(ips) == 0 {
+		if ctx.Err() == nil {
+			log.Debug().Err(err).Str("server", s.addr).Msg("resolve: keeping the last addresses")
+		}
+		return
+	}
+	addrs := make([]netip.AddrPort, 0, len(ips))
+	for _, ip := range ips {
+		addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), s.port))
+	}
+	if old := s.resolved.Load(); old == nil || !slices.Equal(*old, addrs) {
+		log.Debug().Str("server", s.addr).Str("addresses", addrsString(addrs)).Msg("resolved")
+		s.resolved.Store(&addrs)
+	}
+}
+
+func addrsString(as []netip.AddrPort) string {
+	var b []byte
+	for i, a := range as {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = a.AppendTo(b)
+	}
+	return string(b)
+}
