@@ -37,8 +37,8 @@ type server struct {
 	host      string           // else its host name and port, resolved for the loops (resolve.go)
 	port      uint16
 	resolved  atomic.Pointer[[]netip.AddrPort]
-	active    atomic.Int64   // relayed connections open to it
-	downUntil atomic.Int64   // unixnano; 0 = up, math.MaxInt64 = until a check passes
+	active    atomic.Int64 // relayed connections open to it
+	downUntil atomic.Int64 // unixnano; 0 = up, math.MaxInt64 = until a check passes
 
 	mu       sync.Mutex
 	penalty  time.Duration // current passive down time
