@@ -27,6 +27,7 @@ type backend struct {
 	next       atomic.Uint64 // round-robin position
 	dialErrors prometheus.Counter
 	tls        *tlsterm.Dialer // nil: plain TCP to the backend
+	resolver   *net.Resolver   // host names (resolve.go, and the dialer's); nil: net.DefaultResolver
 }
 
 func newBackend(cfg *BackendConfig) *backend {

@@ -31,7 +31,7 @@ func eventedGateway(t *testing.T, adjust func(*Config), backends ...string) (*Ga
 	if adjust != nil {
 		adjust(cfg)
 	}
-	gw, logs, stop := startGateway(t, cfg)
+	gw, logs, stop := startGateway(t, cfg, hostsOnly)
 	if gw.loops == nil {
 		t.Fatal("the gateway runs without event loops")
 	}
@@ -702,6 +702,7 @@ func TestEventedHostName(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	_, port, _ := net.SplitHostPort(backend)
 	gw, logs, stop := eventedGateway(t, nil, net.JoinHostPort("localhost", port))
+	// (eventedGateway resolves through /etc/hosts only: no DNS query leaves the machine.)
 	b := gw.listeners[0].route.Load().backend
 	waitFor(t, b.loopReady, "localhost resolved")
 	t.Logf("localhost resolved to %v", b.servers[0].addrs())

@@ -58,6 +58,10 @@ type Gateway struct {
 	loops     *evLoops
 	loopCount int // event loops to start: GOMAXPROCS when 0, none when < 0 (tests)
 
+	// resolver looks up backend host names; nil is net.DefaultResolver
+	// (tests set one that never leaves the machine).
+	resolver *net.Resolver
+
 	revocation *tlsterm.RevocationChecker // shared by every backend's TLS dialer: one cache
 
 	handshakeTimeout time.Duration // a client's TLS handshake: tlsHandshakeTimeout (tests shorten it)
@@ -110,7 +114,7 @@ func (g *Gateway) newGeneration(cfg *Config, prev *generation) *generation {
 	if prev != nil {
 		prevPools = prev.pools
 	}
-	return &generation{cfg: cfg, pools: newPools(cfg, prevPools, g.metrics), certs: loadCerts(cfg)}
+	return &generation{cfg: cfg, pools: newPools(cfg, prevPools, g.metrics, g.resolver), certs: loadCerts(cfg)}
 }
 
 // startHealth starts the active health checks of gen's pools.

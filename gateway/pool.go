@@ -208,7 +208,7 @@ func (b *backend) checkHealth(ctx context.Context, log zerolog.Logger) {
 
 // newPools builds the backends of cfg. Servers whose backend name and
 // address existed in prev keep their state (health, open connections).
-func newPools(cfg *Config, prev map[string]*backend, m *metrics) map[string]*backend {
+func newPools(cfg *Config, prev map[string]*backend, m *metrics, r *net.Resolver) map[string]*backend {
 	pools := make(map[string]*backend, len(cfg.Backends))
 	for _, bc := range cfg.Backends {
 		var old *backend
@@ -217,6 +217,7 @@ func newPools(cfg *Config, prev map[string]*backend, m *metrics) map[string]*bac
 		}
 		b := newBackend(bc)
 		b.dialErrors = m.dialErrors.WithLabelValues(bc.Name)
+		b.resolver, b.dialer.Resolver = r, r
 		b.servers = make([]*server, len(bc.Address))
 		for i, addr := range bc.Address {
 			var s *server

@@ -46,8 +46,12 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 	t := time.NewTicker(resolveEvery)
 	defer t.Stop()
 	for {
+		r := b.resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
 		for _, s := range named {
-			s.resolve(ctx, log)
+			s.resolve(ctx, log, r)
 		}
 		select {
 		case <-ctx.Done():
@@ -58,10 +62,10 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 }
 
 // resolve looks s's host up once; a failure keeps the previous addresses.
-func (s *server) resolve(ctx context.Context, log zerolog.Logger) {
+func (s *server) resolve(ctx context.Context, log zerolog.Logger, r *net.Resolver) {
 	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip", s.host)
+	ips, err := r.LookupNetIP(rctx, "ip", s.host)
 	if err != nil || len(ips) == 0 {
 		if ctx.Err() == nil {
 			log.Debug().Err(err).Str("server", s.addr).Msg("resolve: keeping the last addresses")
