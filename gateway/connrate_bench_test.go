@@ -14,6 +14,13 @@ import (
 // the backend, relay a 16-byte echo, close both sides. Compare with
 // BenchmarkConnRateDirect from the same run.
 func BenchmarkConnRate(b *testing.B) {
+	benchConnRate(b, benchEchoGateway(b))
+}
+
+// benchEchoGateway runs a gateway, silent, with a transparent listener in
+// front of an echo backend until the benchmark ends; it returns the
+// listener's address.
+func benchEchoGateway(b *testing.B) string {
 	backend := startEchoForBench(b)
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
@@ -23,12 +30,12 @@ func BenchmarkConnRate(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	b.Cleanup(cancel)
 	if err := gw.Listen(ctx); err != nil {
 		b.Fatal(err)
 	}
 	go gw.Run(ctx)
-	benchConnRate(b, gw.Addr("bin").String())
+	return gw.Addr("bin").String()
 }
 
 // BenchmarkConnRateDirect is the same loop straight to the echo backend.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,8 +42,7 @@ func (l *listener) serveEvented(rt *route) bool {
 		}
 		return true
 	}
-	var backoff time.Duration
-	var lastLog time.Time
+	var backoff acceptBackoff
 	for {
 		acceptErr = nil
 		if err := rc.Read(accept); err != nil {
@@ -53,35 +52,15 @@ func (l *listener) serveEvented(rt *route) bool {
 			return true // the route changed
 		}
 		// EMFILE, ENFILE, ENOBUFS, ENOMEM: back off as the Go path does.
-		if backoff == 0 {
-			backoff = 5 * time.Millisecond
-		} else {
-			backoff = min(2*backoff, time.Second)
-		}
-		if time.Since(lastLog) > 5*time.Second {
-			lastLog = time.Now()
-			l.log.Warn().Err(fmt.Errorf("accept4: %w", acceptErr)).Dur("backoff", backoff).Msg("accept failed; backing off")
-		}
-		time.Sleep(backoff)
+		backoff.wait(l.log, fmt.Errorf("accept4: %w", acceptErr))
 	}
 }
 
 // handOver admits an accepted socket and gives it to an event loop.
 func (l *listener) handOver(rt *route, fd int, client netip.AddrPort) {
-	ip := client.Addr()
-	if rt.cfg.ProxyProtocol != "" {
-		ip = netip.Addr{} // the per-IP limit applies to the real client, after the header
-	}
-	if reason := l.admit(rt.cfg, ip); reason != "" {
-		l.rejected(client, reason, nil, func() {
-			_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-			sysClose(fd)
-		})
+	h := l.accepted(rt, nil, client, func() { resetClose(fd) })
+	if h == nil {
 		return
-	}
-	h := l.gw.newConn(l, rt, nil, client)
-	if ip.IsValid() && rt.cfg.MaxConnectionsPerIP > 0 {
-		h.ipCounted = ip.Unmap()
 	}
 	loop := l.gw.loops.pick()
 	e := newEvConn(h, loop, fd)
@@ -96,10 +75,16 @@ func (l *listener) handOver(rt *route, fd int, client netip.AddrPort) {
 
 var errListenerClosed = errors.New("listener closed")
 
+// resetClose closes fd with SO_LINGER 0: a reset, no TIME_WAIT.
+func resetClose(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+	sysClose(fd)
+}
+
 // rawConn returns the raw connection of the listener's duplicate, made on
 // first use: Go's TCPListener offers no raw Read, the duplicate (an
 // *os.File in the Go poller) does.
-func (l *listener) rawConn() (rawConnReader, error) {
+func (l *listener) rawConn() (syscall.RawConn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lnClosed {
@@ -117,9 +102,4 @@ func (l *listener) rawConn() (rawConnReader, error) {
 		return nil, fmt.Errorf("duplicate listener: %w", err)
 	}
 	return rc, nil
-}
-
-// rawConnReader is the part of syscall.RawConn the accept loop uses.
-type rawConnReader interface {
-	Read(func(fd uintptr) bool) error
 }

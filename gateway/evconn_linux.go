@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sync"
@@ -445,18 +446,13 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 			moved += n
 			continue
 		}
-		n, err := sysRead(src, e.loop.buf)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			*srcReady = false
-			return nil
-		case err != nil:
-			return os.NewSyscallError("read", err)
-		case n == 0:
+		n, err := readQueued(src, e.loop.buf, 0, srcReady)
+		if err == io.EOF {
 			d.eof = true
 			return nil
+		}
+		if err != nil || n == 0 {
+			return err
 		}
 		e.last = now
 		moved += n
@@ -470,6 +466,27 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 		if err := e.write(d, dst, e.loop.buf[:n], dstReady); err != nil {
 			return err
 		}
+	}
+}
+
+// readQueued reads (or with MSG_PEEK peeks at) what socket fd has queued.
+// Nothing queued clears *ready and returns 0 and no error; EOF returns
+// io.EOF; other errors come wrapped.
+func readQueued(fd int, p []byte, flags int, ready *bool) (int, error) {
+	for {
+		n, err := sysRecv(fd, p, flags)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			*ready = false
+			return 0, nil
+		case err != nil:
+			return 0, os.NewSyscallError("read", err)
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
 	}
 }
 

@@ -3,12 +3,9 @@
 package gateway
 
 import (
-	"context"
 	"io"
 	"net"
 	"testing"
-
-	"github.com/rs/zerolog"
 )
 
 // BenchmarkEventedPingPong: 64-byte messages echoed through a transparent
@@ -16,21 +13,7 @@ import (
 // test's client (which allocates nothing per message); compare with
 // BenchmarkRelayPingPong (the goroutine relay) from the same run.
 func BenchmarkEventedPingPong(b *testing.B) {
-	backend := startEchoForBench(b)
-	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
-	gw, err := New(cfg, zerolog.Nop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := gw.Listen(ctx); err != nil {
-		b.Fatal(err)
-	}
-	go gw.Run(ctx)
-	c, err := net.Dial("tcp", gw.Addr("bin").String())
+	c, err := net.Dial("tcp", benchEchoGateway(b))
 	if err != nil {
 		b.Fatal(err)
 	}

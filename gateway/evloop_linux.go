@@ -85,8 +85,7 @@ type evLoop struct {
 	closed bool
 
 	minTimeout atomic.Int64 // shortest idle/connect timeout of a connection added, ns
-	tick       time.Duration
-	nextSweep  int64 // unixnano
+	nextSweep  int64        // unixnano
 
 	done    chan struct{}
 	buf     []byte // the loop's read buffer: data is written on at once
@@ -112,11 +111,11 @@ func newEvLoop() (*evLoop, error) {
 		return nil, fmt.Errorf("event loop: %w", err)
 	}
 	l := &evLoop{epfd: epfd, file: f, rc: rc, conns: make(map[uint64]*evConn), next: 1,
-		done: make(chan struct{}), buf: make([]byte, copyBufSize), events: make([]unix.EpollEvent, 256),
-		tick: evTickMax}
+		done: make(chan struct{}), buf: make([]byte, copyBufSize), events: make([]unix.EpollEvent, 256)}
 	l.minTimeout.Store(int64(evTickMax * 10))
-	// The epoll descriptor must be pollable, or the loop would block a
-	// thread in epoll_wait: check it with a deadline in the past.
+	// The epoll descriptor must be in the Go poller (a file that is not
+	// takes no deadline), or the loop would block a thread. The deadline is
+	// the first sweep's.
 	if err := f.SetReadDeadline(time.Now().Add(evTickMax)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("event loop: epoll not pollable: %w", err)
@@ -265,9 +264,9 @@ func (l *evLoop) sweep(now time.Time) {
 	}
 	clear(l.expired)
 	l.minTimeout.Store(int64(shortest))
-	l.tick = sweepTick(shortest)
-	l.nextSweep = now.Add(l.tick).UnixNano()
-	_ = l.file.SetReadDeadline(now.Add(l.tick))
+	tick := sweepTick(shortest)
+	l.nextSweep = now.Add(tick).UnixNano()
+	_ = l.file.SetReadDeadline(now.Add(tick))
 }
 
 // close ends the loop: connections still open are shut down (the gateway

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // eventedGateway starts a gateway with one transparent listener "bin" in
@@ -190,7 +188,7 @@ func TestEventedFairness(t *testing.T) {
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "sink", Address: []string{sink}}, {Name: "echo", Address: []string{echo}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bulk", "", "sink"), testListener("chat", "", "echo")}
-	gw, _ := startGatewayWith(t, cfg, func(g *Gateway) { g.loopCount = 1 })
+	gw, _, _ := startGateway(t, cfg, func(g *Gateway) { g.loopCount = 1 })
 	bulk := dial(t, gw.Addr("bulk"))
 	stop := make(chan struct{})
 	var streamed int64
@@ -263,7 +261,7 @@ func TestEventedBackendSpeaksFirst(t *testing.T) {
 // and marked down; when every server refuses the client is closed with
 // reason backend unreachable.
 func TestEventedFailover(t *testing.T) {
-	dead := closedPort(t)
+	dead := deadAddr(t)
 	backend := startBackend(t, echoHandler)
 	gw, logs, stop := eventedGateway(t, nil, dead, backend)
 	for i := range 3 {
@@ -295,7 +293,7 @@ func TestEventedFailover(t *testing.T) {
 // TestEventedConnectTimeout: a backend whose accept queue is full drops
 // SYNs; connect_timeout ends the attempt.
 func TestEventedConnectTimeout(t *testing.T) {
-	stuck := fullBacklog(t)
+	stuck := fullBacklogListener(t)
 	start := time.Now()
 	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Backends[0].ConnectTimeout = 200 * time.Millisecond }, stuck)
 	c := dial(t, gw.Addr("bin"))
@@ -431,95 +429,6 @@ func TestEventedReloadSwitches(t *testing.T) {
 	// The first connection after a reload is taken by the accept mode that
 	// was waiting (Go's accept here); the next ones by accept4 again.
 	waitFor(t, func() bool { return gw.loops.open() >= 2 }, "connections back on the event loops")
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// fullBacklog returns the address of a listener that never accepts and
-// whose accept queue (backlog 0: one connection) is full: the kernel drops
-// further SYNs, so a connect hangs until its timeout.
-func fullBacklog(t *testing.T) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
-	for range 8 {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err != nil {
-			return addr
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Skip("SKIP: could not fill an accept queue")
-	return ""
-}
-
-// TestEventedMultiplexed: on a listener with a policy and a backend, the
-// loop answers policy requests, relays binary traffic itself, and hands
-// HTTP over to a goroutine (crossdomain.xml served), all on one port.
-func TestEventedMultiplexed(t *testing.T) {
-	backend := startBackend(t, echoHandler)
-	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("mux", "games", "b")}
-	gw, logs, stop := startGateway(t, cfg)
-	if !gw.listeners[0].route.Load().evented() {
-		t.Fatal("a multiplexed listener to an IP literal is not evented")
-	}
-	addr := gw.Addr("mux")
-
-	p := dial(t, addr)
-	p.Write([]byte(policyRequest))
-	answer, err := io.ReadAll(p)
-	if err != nil || !bytes.HasSuffix(answer, []byte("</cross-domain-policy>\n\x00")) {
-		t.Fatalf("policy answer %q %v", answer, err)
-	}
-
-	bin := dial(t, addr)
-	echoOnce(t, bin, "\x01\x02binary game traffic")
-	if got := gw.loops.open(); got != 1 {
-		t.Fatalf("loops hold %d connections, want the binary one", got)
-	}
-
-	h := dial(t, addr)
-	h.Write([]byte("GET /crossdomain.xml HTTP/1.0\r\nHost: x\r\n\r\n"))
-	resp, _ := io.ReadAll(h)
-	if !bytes.Contains(resp, []byte("200 OK")) || !bytes.Contains(resp, []byte("cross-domain-policy")) {
-		t.Fatalf("crossdomain.xml over the hand-over: %q", resp)
-	}
-	echoOnce(t, bin, "still relayed")
-	bin.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the binary relay ended")
-	stop()
-	out := logs.String()
-	for _, want := range []string{`"kind":"policy"`, `"reason":"policy served"`, `"kind":"data"`, `"kind":"http"`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %s in the summaries:\n%s", want, out)
-		}
-	}
 }
 
 // TestEventedChaos: hundreds of concurrent clients on one multiplexed
@@ -715,7 +624,7 @@ func TestEventedHostName(t *testing.T) {
 
 	// Several addresses, the first refusing: the next one is dialed and
 	// the server stays up (the resolver refreshes only after resolveEvery).
-	dead := netip.MustParseAddrPort(closedPort(t))
+	dead := netip.MustParseAddrPort(deadAddr(t))
 	live := netip.MustParseAddrPort(backend)
 	b.servers[0].resolved.Store(&[]netip.AddrPort{dead, live})
 	c2 := dial(t, gw.Addr("bin"))

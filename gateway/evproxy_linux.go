@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"net/netip"
 	"os"
 
@@ -70,14 +69,13 @@ func (e *evConn) readProxy(now int64) {
 		var n int
 		var err error
 		if version == "v2" {
-			n, err = sysRead(e.cfd, px.b[px.have:end])
+			n, err = readQueued(e.cfd, px.b[px.have:end], 0, &e.cr)
 		} else {
 			// Peek, then consume only the bytes that belong to the header
 			// (all of them while its CRLF has not come).
-			var peeked int
-			peeked, _, err = unix.Recvfrom(e.cfd, px.b[px.have:proxyV1Max], unix.MSG_PEEK)
-			if err == nil && peeked > 0 {
-				take := px.have + peeked
+			n, err = readQueued(e.cfd, px.b[px.have:proxyV1Max], unix.MSG_PEEK, &e.cr)
+			if err == nil && n > 0 {
+				take := px.have + n
 				_, hn, perr := parseProxyV1(px.b[:take])
 				switch {
 				case perr == nil:
@@ -86,21 +84,15 @@ func (e *evConn) readProxy(now int64) {
 					e.rejectProxy(perr)
 					return
 				}
-				n, err = sysRead(e.cfd, px.b[px.have:take])
+				n, err = readQueued(e.cfd, px.b[px.have:take], 0, &e.cr)
 			}
 		}
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			e.cr = false
+		if err != nil {
+			e.rejectProxy(readErr(px.b[:px.have], version, err))
 			return
-		case err != nil:
-			e.rejectProxy(readErr(px.b[:px.have], version, os.NewSyscallError("read", err)))
-			return
-		case n == 0:
-			e.rejectProxy(readErr(px.b[:px.have], version, io.EOF))
-			return
+		}
+		if n == 0 {
+			return // nothing queued
 		}
 		px.have += n
 		if version == "v1" {
@@ -156,10 +148,7 @@ func (e *evConn) reject(reason string, err error) {
 	fd := e.cfd
 	e.cfd = -1
 	e.mu.Unlock()
-	e.h.l.rejected(e.h.client, reason, err, func() {
-		_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-		sysClose(fd)
-	})
+	e.h.l.rejected(e.h.client, reason, err, func() { resetClose(fd) })
 	e.h.done()
 }
 

@@ -19,24 +19,16 @@ import (
 func (e *evConn) sniff(now int64) {
 	buf := e.h.buf[:]
 	for e.cr && e.sn < len(buf) {
-		n, err := sysRead(e.cfd, buf[e.sn:])
+		n, err := readQueued(e.cfd, buf[e.sn:], 0, &e.cr)
 		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			e.cr = false
+		case err == io.EOF && e.sn > 0:
+			e.decide(KindData, now) // the relay meets the EOF again
 			return
 		case err != nil:
-			err = os.NewSyscallError("read", err)
 			e.finish(endReason("client", err), err)
 			return
 		case n == 0:
-			if e.sn == 0 {
-				e.finish(endReason("client", io.EOF), io.EOF)
-				return
-			}
-			e.decide(KindData, now) // the relay meets the EOF again
-			return
+			return // nothing queued
 		}
 		room := len(buf) - e.sn
 		e.sn += n
@@ -158,21 +150,16 @@ func (e *evConn) handOver(kind Kind) {
 // reads land at buf[1:] so line framing can put back a held '\r'.
 func (e *evConn) moveFramed(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, now int64) (int, error) {
 	buf := e.loop.buf
-	n, err := sysRead(src, buf[1:])
-	switch {
-	case err == unix.EINTR:
-		return 0, nil
-	case err == unix.EAGAIN:
-		*srcReady = false
-		return 0, nil
-	case err != nil:
-		return 0, os.NewSyscallError("read", err)
-	case n == 0:
+	n, err := readQueued(src, buf[1:], 0, srcReady)
+	if err == io.EOF {
 		d.eof = true
 		if tail := d.f.flush(); tail != nil {
 			return 0, e.write(d, dst, tail, dstReady)
 		}
 		return 0, nil
+	}
+	if err != nil || n == 0 {
+		return 0, err
 	}
 	e.last = now
 	if n < len(buf)-1 && !*srcHup {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"fmt"
@@ -16,8 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
@@ -107,7 +104,7 @@ func TestHostileSlowDrip(t *testing.T) {
 		t.Parallel()
 		cfg, _ := tlsListenerConfig(t)
 		cfg.Listeners[0].SniffTimeout = time.Second // the ClientHello's first 3 bytes arrive within it
-		gw, logs := startGatewayWith(t, cfg, func(g *Gateway) { g.handshakeTimeout = 1500 * time.Millisecond })
+		gw, logs, _ := startGateway(t, cfg, func(g *Gateway) { g.handshakeTimeout = 1500 * time.Millisecond })
 		hello := captureClientHello(t)
 		c := dial(t, gw.Addr("chat"))
 		got, after, dripped := dripUntilClosed(t, c, hello)
@@ -635,34 +632,6 @@ func TestHostileTLSClientNeverReads(t *testing.T) {
 		t.Fatal("the backend never blocked")
 	}
 	checkNoBuffering(t, n, before, heapInuse())
-}
-
-// startGatewayWith is startGateway with a hook that adjusts the gateway
-// before it runs (shorter stage deadlines).
-func startGatewayWith(t *testing.T, cfg *Config, adjust func(*Gateway)) (*Gateway, *syncBuffer) {
-	t.Helper()
-	logs := &syncBuffer{}
-	gw, err := New(cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	adjust(gw)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := gw.Listen(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("gateway did not stop")
-		}
-	})
-	return gw, logs
 }
 
 // TestHostileLogsBounded: client bytes that reach the summary line (Origin

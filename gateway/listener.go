@@ -125,8 +125,7 @@ func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPLis
 // (EMFILE, ENFILE, ECONNABORTED, ENOBUFS) back off from 5 ms up to 1 s, so a
 // descriptor shortage never spins a core.
 func (l *listener) serve() {
-	var backoff time.Duration
-	var lastLog time.Time
+	var backoff acceptBackoff
 	for {
 		if rt := l.route.Load(); l.gw.loops != nil && !l.noRaw && rt.evented() {
 			if !l.serveEvented(rt) {
@@ -139,41 +138,65 @@ func (l *listener) serve() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else {
-				backoff = min(2*backoff, time.Second)
-			}
-			if time.Since(lastLog) > 5*time.Second {
-				lastLog = time.Now()
-				l.log.Warn().Err(err).Dur("backoff", backoff).Msg("accept failed; backing off")
-			}
-			time.Sleep(backoff)
+			backoff.wait(l.log, err)
 			continue
 		}
-		backoff = 0
+		backoff.reset()
 		rt := l.route.Load()
 		var client netip.AddrPort
 		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			ap := ta.AddrPort() // IPv4 clients of a [::] listener come v4-mapped
 			client = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		}
-		// Behind a PROXY header the per-IP limit applies to the real
-		// client, once the header is read (conn.serve).
-		ip := client.Addr()
-		if rt.cfg.ProxyProtocol != "" {
-			ip = netip.Addr{}
+		h := l.accepted(rt, c, client, func() { resetCloseConn(c) })
+		if h != nil {
+			go h.serve()
 		}
-		if reason := l.admit(rt.cfg, ip); reason != "" {
-			l.reject(c, client, reason, nil)
-			continue
-		}
-		h := l.gw.newConn(l, rt, c, client)
-		if ip.IsValid() && rt.cfg.MaxConnectionsPerIP > 0 {
-			h.ipCounted = ip.Unmap()
-		}
-		go h.serve()
 	}
+}
+
+// acceptBackoff paces an accept loop after temporary errors (EMFILE,
+// ENFILE, ECONNABORTED, ENOBUFS): from 5 ms doubling up to 1 s, logged at
+// most every 5 s, so a descriptor shortage never spins a core.
+type acceptBackoff struct {
+	d       time.Duration
+	lastLog time.Time
+}
+
+func (b *acceptBackoff) wait(log zerolog.Logger, err error) {
+	if b.d == 0 {
+		b.d = 5 * time.Millisecond
+	} else {
+		b.d = min(2*b.d, time.Second)
+	}
+	if time.Since(b.lastLog) > 5*time.Second {
+		b.lastLog = time.Now()
+		log.Warn().Err(err).Dur("backoff", b.d).Msg("accept failed; backing off")
+	}
+	time.Sleep(b.d)
+}
+
+func (b *acceptBackoff) reset() { b.d = 0 }
+
+// accepted admits a connection (limits) and starts tracking it; c is nil
+// for a socket taken with accept4. A rejected connection is closed with
+// closeReset (a reset) and nil is returned.
+func (l *listener) accepted(rt *route, c *net.TCPConn, client netip.AddrPort, closeReset func()) *conn {
+	// Behind a PROXY header the per-IP limit applies to the real client,
+	// once the header is read (conn.proxyHeader, evConn.proxied).
+	ip := client.Addr()
+	if rt.cfg.ProxyProtocol != "" {
+		ip = netip.Addr{}
+	}
+	if reason := l.admit(rt.cfg, ip); reason != "" {
+		l.rejected(client, reason, nil, closeReset)
+		return nil
+	}
+	h := l.gw.newConn(l, rt, c, client)
+	if ip.IsValid() && rt.cfg.MaxConnectionsPerIP > 0 {
+		h.ipCounted = ip.Unmap()
+	}
+	return h
 }
 
 // admit applies max_connections, and max_connections_per_ip to ip unless ip
@@ -242,10 +265,13 @@ func (l *listener) close() {
 // reject closes c at once (SO_LINGER 0: a reset, no TIME_WAIT), counts it
 // by reason and logs it at a bounded rate, so a flood cannot flood the log.
 func (l *listener) reject(c *net.TCPConn, client netip.AddrPort, reason string, err error) {
-	l.rejected(client, reason, err, func() {
-		_ = c.SetLinger(0)
-		c.Close()
-	})
+	l.rejected(client, reason, err, func() { resetCloseConn(c) })
+}
+
+// resetCloseConn closes c with SO_LINGER 0: a reset, no TIME_WAIT.
+func resetCloseConn(c *net.TCPConn) {
+	_ = c.SetLinger(0)
+	c.Close()
 }
 
 // rejected counts a rejection, runs closeReset and logs it at a bounded rate.

@@ -20,11 +20,13 @@ func errno(e unix.Errno) error {
 	return e
 }
 
-func sysRead(fd int, p []byte) (int, error) {
+// sysRecv reads from a socket; flags may be MSG_PEEK.
+func sysRecv(fd int, p []byte, flags int) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		uintptr(flags), 0, 0)
 	return int(n), errno(e)
 }
 
