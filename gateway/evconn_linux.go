@@ -351,6 +351,18 @@ func (e *evConn) dialFailed(err error, now int64) {
 	e.dialNext(now)
 }
 
+// detach takes the connection off its loop before any backend socket
+// exists and returns the client socket, now the caller's.
+func (e *evConn) detach() int {
+	e.ended = true
+	e.loop.remove(e)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fd := e.cfd
+	e.cfd = -1
+	return fd
+}
+
 func (e *evConn) closeBackend() {
 	e.mu.Lock()
 	if e.bfd >= 0 {

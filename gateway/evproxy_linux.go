@@ -142,12 +142,7 @@ func (e *evConn) rejectProxy(err error) { e.reject(rejectProxyHeader, err) }
 // listener.reject does: a reset, counted and logged at a bounded rate, no
 // summary line.
 func (e *evConn) reject(reason string, err error) {
-	e.ended = true
-	e.loop.remove(e)
-	e.mu.Lock()
-	fd := e.cfd
-	e.cfd = -1
-	e.mu.Unlock()
+	fd := e.detach()
 	e.h.l.rejected(e.h.client, reason, err, func() { resetClose(fd) })
 	e.h.done()
 }

@@ -121,12 +121,7 @@ func (e *evConn) answer() {
 func (e *evConn) handOver(kind Kind) {
 	h := e.h
 	_ = sysEpollCtl(e.loop.epfd, unix.EPOLL_CTL_DEL, e.cfd, &unix.EpollEvent{})
-	e.ended = true
-	e.loop.remove(e)
-	e.mu.Lock()
-	fd := e.cfd
-	e.cfd = -1
-	e.mu.Unlock()
+	fd := e.detach()
 	f := os.NewFile(uintptr(fd), "client")
 	c, err := net.FileConn(f) // a duplicate in the Go poller
 	f.Close()
