@@ -220,6 +220,8 @@ func TestOversizeDroppedNextPasses(t *testing.T) {
 	if !ok || !bytes.Equal(got, p) {
 		t.Fatalf("100-byte datagram: ok=%v got %d bytes", ok, len(got))
 	}
+	// A datagram is counted after its send returns: the echo may be back first.
+	waitFor(t, "the relayed datagram counted", 5*time.Second, func() bool { return r.Stats().DatagramsIn >= 1 })
 	if st := r.Stats(); st.DropsOversize != 2 || st.DatagramsIn != 1 {
 		t.Errorf("oversize %d in %d, want 2 and 1", st.DropsOversize, st.DatagramsIn)
 	}
