@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: flashgate against HAProxy (tcp mode, splice forced),
+# Side-by-side benchmark: flashgate against HAProxy (tcp mode, splice forced, 1 MiB pipes),
 # nginx stream, socat, websockify and the npm policyfile server, all on
 # loopback in front of the same backends, in one run. Every figure runs
 # RUNS times, interleaved across targets; the report prints medians and the
