@@ -6,6 +6,9 @@
 // sees one peer per client and its replies find their way back: a goroutine
 // per session reads them and sends them to the client from the listening
 // socket. A session ends after IdleTimeout without a datagram either way.
+// On Linux datagrams move in batches: the read loop takes up to eight queued
+// client datagrams per recvmmsg, and a session takes up to eight queued
+// replies per recvmmsg and sends them with one sendmmsg.
 //
 // Limits: MaxSessions caps the table (datagrams from new clients beyond it
 // are refused and counted); MaxDatagram drops and counts larger datagrams in

@@ -63,6 +63,8 @@ type Relay struct {
 	cur      atomic.Int32
 	epoch    time.Time // monotonic base for session clocks
 	pool     sync.Pool // *[]byte of len MaxDatagram+1
+	batches  sync.Pool // Linux: *batch of MaxDatagram+1 buffers, for replies
+	lnRaw    syscall.RawConn
 
 	mu       sync.Mutex
 	sessions map[netip.AddrPort]*session
@@ -99,7 +101,11 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp %q: %w", cfg.Name, err)
 	}
-	r.ln, r.ownsLn = ln, true
+	if err := r.setConn(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	r.ownsLn = true
 	return r, nil
 }
 
@@ -115,8 +121,20 @@ func NewWithConn(cfg Config, conn *net.UDPConn, log zerolog.Logger) (*Relay, err
 	if err != nil {
 		return nil, err
 	}
-	r.ln = conn
+	if err := r.setConn(conn); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// setConn sets the listening socket.
+func (r *Relay) setConn(ln *net.UDPConn) error {
+	raw, err := ln.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("udp %q: %w", r.cfg.Name, err)
+	}
+	r.ln, r.lnRaw = ln, raw
+	return nil
 }
 
 func newRelay(cfg Config, log zerolog.Logger) (*Relay, error) {
@@ -157,6 +175,7 @@ func newRelay(cfg Config, log zerolog.Logger) (*Relay, error) {
 	}
 	size := cfg.MaxDatagram + 1 // one more byte than allowed: a full read is oversize
 	r.pool.New = func() any { b := make([]byte, size); return &b }
+	r.initBatches(size)
 	return r, nil
 }
 
@@ -253,15 +272,18 @@ func (r *Relay) stopping() bool {
 	}
 }
 
-// readLoop is the hot path: one buffer, no allocation per datagram.
+// readLoop is the hot path: batches of datagrams where the system has
+// them (recvmmsg), fixed buffers, no allocation per datagram.
 func (r *Relay) readLoop() error {
-	bp := r.pool.Get().(*[]byte)
-	defer r.pool.Put(bp)
-	buf := *bp
+	rd, err := r.newReader()
+	if err != nil {
+		return fmt.Errorf("udp %q: %w", r.cfg.Name, err)
+	}
+	defer rd.release()
 	max := r.cfg.MaxDatagram
 	var errStreak int
 	for {
-		n, from, err := r.ln.ReadFromUDPAddrPort(buf)
+		n, err := rd.read()
 		if err != nil {
 			if r.stopping() {
 				return nil
@@ -279,11 +301,17 @@ func (r *Relay) readLoop() error {
 			continue
 		}
 		errStreak = 0
-		if n > max {
-			r.c.oversize.Add(1)
-			continue
+		for i := range n {
+			from, p, ok := rd.datagram(i)
+			switch {
+			case !ok:
+				r.c.readErrors.Add(1)
+			case len(p) > max:
+				r.c.oversize.Add(1)
+			default:
+				r.forward(from, p)
+			}
 		}
-		r.forward(from, buf[:n])
 	}
 }
 

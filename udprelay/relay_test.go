@@ -227,6 +227,88 @@ func TestOversizeDroppedNextPasses(t *testing.T) {
 	}
 }
 
+// A burst is read and answered in batches (recvmmsg/sendmmsg on Linux):
+// every datagram still arrives once and in order, and one over MaxDatagram
+// in the middle of a batch, either way, is dropped alone.
+func TestBurstInBatches(t *testing.T) {
+	back, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	go func() { // echo, but answer "B…" with a reply too big to relay
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := back.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			reply := buf[:n]
+			if n > 0 && buf[0] == 'B' {
+				reply = bytes.Repeat([]byte("B"), 150)
+			}
+			_, _ = back.WriteToUDPAddrPort(reply, from)
+		}
+	}()
+	r, _ := startRelay(t, Config{Backends: []string{back.LocalAddr().String()}, MaxDatagram: 100})
+	c := dialClient(t, r.Addr())
+	const total = 60
+	var want []string
+	for i := range total {
+		p := []byte(fmt.Sprintf("m%03d", i))
+		switch i {
+		case 17:
+			p = bytes.Repeat([]byte("x"), 101) // over MaxDatagram from the client
+		case 33:
+			p = []byte("B033") // over MaxDatagram from the backend
+		default:
+			want = append(want, string(p))
+		}
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for len(got) < len(want) {
+		p, ok := readReply(t, c, 2*time.Second)
+		if !ok {
+			break
+		}
+		got = append(got, string(p))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("replies\n got %v\nwant %v", got, want)
+	}
+	if p, ok := readReply(t, c, 100*time.Millisecond); ok {
+		t.Fatalf("an extra reply %q", p)
+	}
+	waitFor(t, "the drops counted", 5*time.Second, func() bool { return r.Stats().DropsOversize == 2 })
+	if st := r.Stats(); st.DatagramsIn != total-1 || st.DatagramsOut != total-2 {
+		t.Errorf("in %d out %d, want %d and %d", st.DatagramsIn, st.DatagramsOut, total-1, total-2)
+	}
+}
+
+// On a dual-stack listener an IPv4 client is a v4-mapped address, as the
+// net package reports it, and its replies find it.
+func TestDualStackIPv4Client(t *testing.T) {
+	echo := startEcho(t, "127.0.0.1:0")
+	r, _ := startRelay(t, Config{Listen: "[::]:0", Backends: []string{echo}})
+	port := r.Addr().(*net.UDPAddr).Port
+	c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		t.Skipf("IPv4 to a dual-stack socket: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if got, ok := roundTrip(t, c, []byte("hello"), 2*time.Second); !ok || string(got) != "hello" {
+		t.Fatalf("reply %q ok=%v", got, ok)
+	}
+	local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	want := netip.AddrPortFrom(netip.AddrFrom16(local.Addr().As16()), local.Port())
+	if ss := r.Sessions(); len(ss) != 1 || ss[0].Client != want {
+		t.Fatalf("sessions %+v, want one for %s", ss, want)
+	}
+}
+
 func TestIdleExpiry(t *testing.T) {
 	echo := startEcho(t, "127.0.0.1:0")
 	r, lb := startRelay(t, Config{Backends: []string{echo}, IdleTimeout: 100 * time.Millisecond})

@@ -32,18 +32,14 @@ type session struct {
 	ended  bool
 	reason string
 
-	// Reply-path state, owned by the reply goroutine.
-	rbuf *[]byte
-	rn   int
-	rerr error
-	rfn  func(fd uintptr) bool
+	replyState // the reply path's, owned by the reply goroutine
 }
 
 func newSession(r *Relay, client netip.AddrPort, bc *backendConn) *session {
 	s := &session{r: r, client: client, started: time.Now()}
 	s.bc.Store(bc)
 	s.last.Store(r.now())
-	s.rfn = s.readFD
+	s.initReplies()
 	return s
 }
 
@@ -93,11 +89,10 @@ func (s *session) isEnded() bool {
 // the listening socket, until the session ends. It logs the session's one line.
 func (s *session) replyLoop() {
 	defer s.r.wg.Done()
-	max := s.r.cfg.MaxDatagram
 	var failure error
 	for {
 		bc := s.bc.Load()
-		bp, n, err := s.read(bc)
+		err := s.readReplies(bc)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				if s.bc.Load() != bc {
@@ -121,33 +116,33 @@ func (s *session) replyLoop() {
 			failure = err
 			break
 		}
-		if n > max {
-			s.r.c.oversize.Add(1)
-			s.r.pool.Put(bp)
-			continue
-		}
-		_, err = s.r.ln.WriteToUDPAddrPort((*bp)[:n], s.client)
-		s.r.pool.Put(bp)
-		switch {
-		case err == nil:
-			s.last.Store(s.r.now())
-			s.dgramsOut.Add(1)
-			s.bytesOut.Add(uint64(n))
-			s.r.c.dgramsOut.Add(1)
-			s.r.c.bytesOut.Add(uint64(n))
-		case isFull(err):
-			s.r.c.full.Add(1)
-		default:
-			// The client's side is gone or unreachable; the listener is
-			// shared, so never give up on it here.
-			s.r.c.other.Add(1)
-		}
+		s.sendReplies()
 	}
 	if failure != nil {
 		s.end("error: " + failure.Error())
 	}
 	s.r.c.active.Add(-1)
 	s.logEnd()
+}
+
+// replied counts a reply of size bytes sent to the client.
+func (s *session) replied(size int) {
+	s.last.Store(s.r.now())
+	s.dgramsOut.Add(1)
+	s.bytesOut.Add(uint64(size))
+	s.r.c.dgramsOut.Add(1)
+	s.r.c.bytesOut.Add(uint64(size))
+}
+
+// replyFailed counts a reply the listening socket did not send.
+func (s *session) replyFailed(err error) {
+	if isFull(err) {
+		s.r.c.full.Add(1)
+		return
+	}
+	// The client's side is gone or unreachable; the listener is shared,
+	// so never give up on it here.
+	s.r.c.other.Add(1)
 }
 
 // failover moves the session off bad to the next backend, if there is one and

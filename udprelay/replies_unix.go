@@ -1,21 +1,20 @@
-//go:build unix
+//go:build unix && !linux
 
 package udprelay
 
 import "syscall"
 
-// read waits for a reply on bc without holding a buffer: an idle session
-// costs its socket and goroutine, no memory from the pool. Only when the
-// socket is readable does it take a pooled buffer and read into it.
-func (s *session) read(bc *backendConn) (*[]byte, int, error) {
+func (s *session) initReplies() { s.rfn = s.readFD }
+
+// readReplies waits for a reply on bc without holding a buffer: an idle
+// session costs its socket and goroutine, no memory from the pool. Only when
+// the socket is readable does it take a pooled buffer and read into it.
+func (s *session) readReplies(bc *backendConn) error {
 	s.rbuf, s.rn, s.rerr = nil, 0, nil
 	if err := bc.raw.Read(s.rfn); err != nil {
-		return nil, 0, err
+		return err
 	}
-	if s.rerr != nil {
-		return nil, 0, s.rerr
-	}
-	return s.rbuf, s.rn, nil
+	return s.rerr
 }
 
 // readFD is the RawConn.Read callback (stored once in s.rfn, so calling it
