@@ -28,12 +28,13 @@ type backend struct {
 	dialErrors prometheus.Counter
 	tls        *tlsterm.Dialer // nil: plain TCP to the backend
 	resolver   *net.Resolver   // host names (resolve.go, and the dialer's); nil: net.DefaultResolver
+	refresh    chan struct{}   // resolveSoon: look host names up again now
 }
 
 func newBackend(cfg *BackendConfig) *backend {
 	// No TCP keepalive to backends (four setsockopts per dial): they sit on
 	// a network the operator runs, and idle_timeout ends dead relays.
-	b := &backend{cfg: cfg}
+	b := &backend{cfg: cfg, refresh: make(chan struct{}, 1)}
 	b.dialer = net.Dialer{Timeout: b.timeout(), KeepAlive: -1}
 	for _, a := range cfg.Address {
 		b.servers = append(b.servers, newServer(a))

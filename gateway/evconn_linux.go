@@ -258,6 +258,9 @@ func (e *evConn) dialNext(now int64) {
 				e.lastErr = errors.New("no address resolved")
 				e.dialErrs = append(e.dialErrs, fmt.Errorf("dial backend %s: %w", s.addr, e.lastErr))
 			}
+			if s.host != "" {
+				b.resolveSoon() // the name may point elsewhere by now
+			}
 			s.failed(e.lastErr, false)
 			if b.dialErrors != nil {
 				b.dialErrors.Inc()

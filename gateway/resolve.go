@@ -13,12 +13,24 @@ import (
 // Host-name servers for the event loops, which never block on a resolver:
 // a goroutine per backend resolves its names at start and every
 // resolveEvery after, keeping the last good answer when a lookup fails
-// (as HAProxy's resolvers do). The goroutine path keeps resolving at each
-// dial through Go's resolver.
+// (as HAProxy's resolvers do), and at once (at most every resolveMinGap)
+// when every address of a name refused or timed out: a backend that moved
+// is found again in seconds, not at the next tick. The goroutine path keeps
+// resolving at each dial through Go's resolver.
 const (
 	resolveEvery   = 30 * time.Second
+	resolveMinGap  = time.Second
 	resolveTimeout = 5 * time.Second
 )
+
+// resolveSoon asks b's resolver goroutine to look its names up again now
+// (an event loop found every address of a name failing). It never blocks.
+func (b *backend) resolveSoon() {
+	select {
+	case b.refresh <- struct{}{}:
+	default: // one is pending already
+	}
+}
 
 // addrs returns the addresses the event loops dial for s, in order: the
 // literal, or the last resolved addresses (nil before the first answer).
@@ -50,6 +62,7 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 		if r == nil {
 			r = net.DefaultResolver
 		}
+		last := time.Now()
 		for _, s := range named {
 			s.resolve(ctx, log, r)
 		}
@@ -57,6 +70,17 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-b.refresh:
+			// Dials failed: look again, but not more often than
+			// resolveMinGap, whatever the failures.
+			if wait := resolveMinGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			log.Debug().Str("backend", b.cfg.Name).Msg("resolve again: every address of a name failed")
 		}
 	}
 }
