@@ -228,7 +228,8 @@ func TestOversizeDroppedNextPasses(t *testing.T) {
 }
 
 // A burst is read and answered in batches (recvmmsg/sendmmsg on Linux):
-// every datagram still arrives once and in order, and one over MaxDatagram
+// every datagram, empty ones too, still arrives once and in order, and one
+// over MaxDatagram
 // in the middle of a batch, either way, is dropped alone.
 func TestBurstInBatches(t *testing.T) {
 	back, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -257,6 +258,9 @@ func TestBurstInBatches(t *testing.T) {
 	for i := range total {
 		p := []byte(fmt.Sprintf("m%03d", i))
 		switch i {
+		case 5:
+			p = nil // an empty datagram is a datagram too
+			want = append(want, "")
 		case 17:
 			p = bytes.Repeat([]byte("x"), 101) // over MaxDatagram from the client
 		case 33:
