@@ -46,7 +46,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from
 
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-}; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-} ${HA64_PID:-}; do kill "$p" 2>/dev/null || true; done
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -84,6 +84,8 @@ start_gateways() {
   FGT_PID=$!
   haproxy -f examples/benchmark/haproxy.cfg -db >>"$OUT/peers.log" 2>&1 &
   HA_PID=$!
+  haproxy -f examples/benchmark/haproxy-64k.cfg -db >>"$OUT/peers.log" 2>&1 &
+  HA64_PID=$!
   mkdir -p "$OUT/nginx/logs"
   cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
   nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
@@ -91,9 +93,9 @@ start_gateways() {
   NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
 }
 stop_gateways() {
-  kill "$FG_PID" "$FGT_PID" "$HA_PID" 2>/dev/null || true
+  kill "$FG_PID" "$FGT_PID" "$HA_PID" "$HA64_PID" 2>/dev/null || true
   kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
-  wait "$FG_PID" "$FGT_PID" "$HA_PID" 2>/dev/null || true
+  wait "$FG_PID" "$FGT_PID" "$HA_PID" "$HA64_PID" 2>/dev/null || true
   sleep 1
 }
 start_gateways
@@ -116,6 +118,7 @@ withpid() {
   case $1 in
     flashgate) p=$FG_PID ;;
     haproxy) p=$HA_PID ;;
+    haproxy-64k) p=$HA64_PID ;;
     nginx) p=$NGINX_WORKERS ;;
     go-bare) if [ "$2" = 7601 ]; then p=$GOBARE_ECHO_PID; else p=$GOBARE_SINK_PID; fi ;;
     go-minimal) p=$GOPOLICY_PID ;;
@@ -137,7 +140,7 @@ for run in $(seq "$RUNS"); do
   for fig in $FIGURES; do
     case $fig in
       throughput)
-        for t in direct:7002 flashgate:7102 go-bare:7602 haproxy:7202 nginx:7302 socat:7402; do
+        for t in direct:7002 flashgate:7102 go-bare:7602 haproxy:7202 haproxy-64k:7212 nginx:7302 socat:7402; do
           bench throughput "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       connrate)
         for t in direct:7001 flashgate:7101 go-bare:7601 haproxy:7201 nginx:7301 socat:7401; do
