@@ -46,7 +46,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from
 
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-} ${HA64_PID:-}; do kill "$p" 2>/dev/null || true; done
+  # socat forks a child per client; its UDP children would outlive it.
+  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-} ${HA64_PID:-}; do
+    pkill -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -101,7 +105,7 @@ stop_gateways() {
 start_gateways
 start socat TCP-LISTEN:7401,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7001
 start socat TCP-LISTEN:7402,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7002
-start socat UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
+start socat -T 30 UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
 start websockify 127.0.0.1:7501 127.0.0.1:7001
 export NODE_PATH=$OUT/npm/node_modules
 start node examples/benchmark/policyfile-server.js 7844
