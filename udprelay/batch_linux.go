@@ -35,6 +35,9 @@ type batch struct {
 	n     int // datagrams received, or queued to send
 	sent  int // of n, handed to the kernel or given up
 	err   error
+
+	okN, okBytes int // sent: datagrams and their bytes
+	full, other  int // refused by the kernel: buffer full, or another error
 }
 
 func (r *Relay) initBatches(size int) {
@@ -90,23 +93,30 @@ func (b *batch) recv(fd uintptr, names bool) bool {
 func (b *batch) len(i int) int { return int(b.hdrs[i].n) }
 
 // send hands datagrams sent..n to the kernel on the non-blocking socket fd,
-// each to the address in its header. It reports false when the socket
-// buffer is full (wait for writability). A datagram the kernel refuses is
-// counted by fail and skipped.
-func (b *batch) send(fd uintptr, ok func(size int), fail func(error)) bool {
+// each to the address in its header, counting them in okN and okBytes. It
+// reports false when the socket buffer is full (wait for writability). A
+// datagram the kernel refuses is counted in full or other and skipped.
+func (b *batch) send(fd uintptr) bool {
 	for b.sent < b.n {
 		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.sent])), uintptr(b.n-b.sent), 0, 0, 0)
 		switch errno {
 		case 0:
 			for i := b.sent; i < b.sent+int(r); i++ {
-				ok(int(b.iovs[i].Len))
+				b.okBytes += int(b.iovs[i].Len)
 			}
+			b.okN += int(r)
 			b.sent += int(r)
 		case unix.EINTR:
 		case unix.EAGAIN:
 			return false
 		default:
-			fail(errno) // sendmmsg reports an error only for the first datagram
+			// sendmmsg reports an error only for the first datagram. The
+			// client may be gone; the listener is shared, so go on.
+			if isFull(errno) {
+				b.full++
+			} else {
+				b.other++
+			}
 			b.sent++
 		}
 	}
@@ -187,11 +197,7 @@ type listenerReader struct {
 }
 
 func (r *Relay) newReader() (*listenerReader, error) {
-	raw, err := r.ln.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	lr := &listenerReader{raw: raw, b: newBatch(r.cfg.MaxDatagram + 1)}
+	lr := &listenerReader{raw: r.lnRaw, b: newBatch(r.cfg.MaxDatagram + 1)}
 	lr.fn = func(fd uintptr) bool { return lr.b.recv(fd, true) }
 	return lr, nil
 }
@@ -220,19 +226,15 @@ func (lr *listenerReader) release() {}
 // replyState is a session's reply path: its client's socket address, and
 // the batch it holds between reading replies and sending them.
 type replyState struct {
-	b      *batch
-	to     unix.RawSockaddrInet6
-	toLen  uint32
-	rfn    func(fd uintptr) bool
-	wfn    func(fd uintptr) bool
-	lnRaw  syscall.RawConn
-	sentOK func(size int)
-	sentKO func(error)
+	b     *batch
+	to    unix.RawSockaddrInet6
+	toLen uint32
+	rfn   func(fd uintptr) bool // RawConn callbacks, made once per session
+	wfn   func(fd uintptr) bool
 }
 
 func (s *session) initReplies() {
 	s.toLen = putSockaddr(&s.to, s.client)
-	s.lnRaw = s.r.lnRaw
 	s.rfn = func(fd uintptr) bool {
 		b := s.r.batches.Get().(*batch)
 		if !b.recv(fd, false) {
@@ -242,9 +244,7 @@ func (s *session) initReplies() {
 		s.b = b
 		return true
 	}
-	s.wfn = func(fd uintptr) bool { return s.b.send(fd, s.sentOK, s.sentKO) }
-	s.sentOK = s.replied
-	s.sentKO = s.replyFailed
+	s.wfn = func(fd uintptr) bool { return s.b.send(fd) }
 }
 
 // readReplies waits until the backend socket has replies and reads a batch
@@ -283,13 +283,18 @@ func (s *session) sendReplies() {
 		h.Flags = 0
 		j++
 	}
-	b.n, b.sent = j, 0
+	b.n, b.sent, b.okN, b.okBytes, b.full, b.other = j, 0, 0, 0, 0, 0
 	if j > 0 {
-		if err := s.lnRaw.Write(s.wfn); err != nil {
+		if err := s.r.lnRaw.Write(s.wfn); err != nil {
 			// The listener is closed or its deadline passed (shutdown):
 			// the rest of the batch is lost with the relay.
-			s.r.c.other.Add(uint64(b.n - b.sent))
+			b.other += b.n - b.sent
 		}
+		if b.okN > 0 {
+			s.replied(b.okN, b.okBytes)
+		}
+		s.r.c.full.Add(uint64(b.full))
+		s.r.c.other.Add(uint64(b.other))
 	}
 	s.b = nil
 	s.r.batches.Put(b)

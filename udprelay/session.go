@@ -125,24 +125,13 @@ func (s *session) replyLoop() {
 	s.logEnd()
 }
 
-// replied counts a reply of size bytes sent to the client.
-func (s *session) replied(size int) {
+// replied counts n replies of size bytes in all, sent to the client.
+func (s *session) replied(n, size int) {
 	s.last.Store(s.r.now())
-	s.dgramsOut.Add(1)
+	s.dgramsOut.Add(uint64(n))
 	s.bytesOut.Add(uint64(size))
-	s.r.c.dgramsOut.Add(1)
+	s.r.c.dgramsOut.Add(uint64(n))
 	s.r.c.bytesOut.Add(uint64(size))
-}
-
-// replyFailed counts a reply the listening socket did not send.
-func (s *session) replyFailed(err error) {
-	if isFull(err) {
-		s.r.c.full.Add(1)
-		return
-	}
-	// The client's side is gone or unreachable; the listener is shared,
-	// so never give up on it here.
-	s.r.c.other.Add(1)
 }
 
 // failover moves the session off bad to the next backend, if there is one and

@@ -60,9 +60,15 @@ func (s *session) sendReplies() {
 		s.r.c.oversize.Add(1)
 		return
 	}
-	if _, err := s.r.ln.WriteToUDPAddrPort((*bp)[:n], s.client); err != nil {
-		s.replyFailed(err)
-		return
+	_, err := s.r.ln.WriteToUDPAddrPort((*bp)[:n], s.client)
+	switch {
+	case err == nil:
+		s.replied(1, n)
+	case isFull(err):
+		s.r.c.full.Add(1)
+	default:
+		// The client's side is gone or unreachable; the listener is
+		// shared, so never give up on it here.
+		s.r.c.other.Add(1)
 	}
-	s.replied(n)
 }
