@@ -38,10 +38,11 @@ func (rt *route) transparent() bool {
 
 // evented reports whether the route's connections are handled by the
 // event loops (evloop_linux.go): its backend, if any, is plain TCP to IP
-// literals or host names with numeric ports. A transparent listener's connections are relayed there from
-// the first byte; a multiplexed listener's are sniffed there too, answered
-// (policy) or relayed (binary, XMLSocket), and handed to a goroutine only
-// for TLS termination and HTTP. PROXY headers are read and written there.
+// literals or host names with numeric ports. A transparent listener's
+// connections are relayed there from the first byte; a multiplexed
+// listener's are sniffed there too, answered (policy) or relayed (binary,
+// XMLSocket), and handed to a goroutine only for TLS termination and HTTP.
+// PROXY headers are read and written there.
 func (rt *route) evented() bool {
 	b := rt.backend
 	if b == nil {
