@@ -55,13 +55,13 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 	if len(named) == 0 {
 		return
 	}
+	r := b.resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
 	t := time.NewTicker(resolveEvery)
 	defer t.Stop()
 	for {
-		r := b.resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
 		last := time.Now()
 		for _, s := range named {
 			s.resolve(ctx, log, r)
