@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/policyfile"
 )
 
@@ -41,7 +41,7 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) int {
 // served, without the trailing NUL of the wire.
 func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("policy show", stderr)
-	config := fs.String("config", "config.hcl", "config `FILE`")
+	cfgPath := fs.String("config", "config.hcl", "config `FILE`")
 	name := fs.String("name", "", "show only the policy named `POLICY`")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -51,7 +51,7 @@ func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashgate policy show: unexpected argument %q\n", pos[0])
 		return 2
 	}
-	cfg, err := gateway.LoadConfig(*config)
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -59,7 +59,7 @@ func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 	if *name != "" {
 		pc := cfg.Policy(*name)
 		if pc == nil || pc.Policy == nil {
-			fmt.Fprintf(stderr, "flashgate policy show: %s has no policy %q\n", *config, *name)
+			fmt.Fprintf(stderr, "flashgate policy show: %s has no policy %q\n", *cfgPath, *name)
 			return 1
 		}
 		_, _ = stdout.Write(pc.Policy.Generate())

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // cmdRun implements "flashgate run [-config FILE]".
@@ -26,7 +27,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashgate run: unexpected argument %q\n", pos[0])
 		return 2
 	}
-	cfg, err := gateway.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -74,7 +75,7 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, gw *gateway.Gateway,
 		case <-hup:
 		}
 		log.Info().Str("config", path).Msg("SIGHUP: reloading")
-		cfg, err := gateway.LoadConfig(path)
+		cfg, err := config.Load(path)
 		if err != nil {
 			log.Error().Str("config", path).Msg("reload refused; the running config stays:\n" + err.Error())
 			continue
@@ -97,7 +98,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flashgate validate: unexpected argument %q\n", pos[0])
 		return 2
 	}
-	cfg, err := gateway.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

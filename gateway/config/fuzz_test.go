@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"path/filepath"
@@ -19,7 +19,7 @@ func FuzzParseConfig(f *testing.F) {
 	// file() reads relative to an empty directory of the fuzzer's own.
 	filename := filepath.Join(f.TempDir(), "fuzz.hcl")
 	f.Fuzz(func(t *testing.T, src []byte) {
-		cfg, err := ParseConfig(src, filename)
+		cfg, err := Parse(src, filename)
 		if err != nil {
 			if cfg != nil {
 				t.Fatalf("config and error both returned: %v", err)

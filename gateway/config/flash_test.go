@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"os"
@@ -23,7 +23,7 @@ func loadFlash(t *testing.T, src string, files map[string]string) (*Config, erro
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return LoadConfig(path)
+	return Load(path)
 }
 
 const flashBackend = `
@@ -53,7 +53,7 @@ listener "game" {
 `
 	cfg, err := loadFlash(t, src, map[string]string{"crossdomain.xml": good})
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	pc := cfg.Policy("legacy")
 	want := &policyfile.Policy{SiteControl: policyfile.MasterOnly, Allow: []policyfile.Allow{
@@ -84,7 +84,7 @@ listener "game" {
 
 func TestLoadPolicyFileSiteControl(t *testing.T) {
 	file := `<cross-domain-policy><allow-access-from domain="*" to-ports="9000"/></cross-domain-policy>`
-	pc := &PolicyConfig{Name: "p", SiteControl: policyfile.None, File: filepath.Join(t.TempDir(), "p.xml")}
+	pc := &Policy{Name: "p", SiteControl: policyfile.None, File: filepath.Join(t.TempDir(), "p.xml")}
 	if err := os.WriteFile(pc.File, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -103,26 +103,26 @@ func TestLoadPolicyFileSiteControl(t *testing.T) {
 }
 
 func TestValidateFlashRules(t *testing.T) {
-	policy := func(name, ports string) *PolicyConfig {
-		return &PolicyConfig{Name: name, Policy: &policyfile.Policy{Allow: []policyfile.Allow{{Domain: "*", ToPorts: ports}}}}
+	policy := func(name, ports string) *Policy {
+		return &Policy{Name: name, Policy: &policyfile.Policy{Allow: []policyfile.Allow{{Domain: "*", ToPorts: ports}}}}
 	}
 	tests := []struct {
 		name     string
 		ports    string
-		listener ListenerConfig
+		listener Listener
 		want     string // "" valid, else a substring of the error
 	}{
-		{"game port granted", "9000-9010", ListenerConfig{Address: "[::]:9000", Backend: "b"}, ""},
-		{"star", "*", ListenerConfig{Address: "[::]:9000", Backend: "b"}, ""},
-		{"own port not granted", "9001", ListenerConfig{Address: "[::]:9000", Backend: "b"}, "does not grant port 9000"},
-		{"low grant from high port", "80,9000", ListenerConfig{Address: "[::]:9000", Backend: "b"}, "grants ports below 1024 (80)"},
-		{"low grant from high policy-only port", "80", ListenerConfig{Address: "[::]:8843"}, "socket policy served from a port >= 1024"},
-		{"master on 843 grants low ports", "80,9000", ListenerConfig{Address: "[::]:843"}, ""},
-		{"raw relay below 1024", "*", ListenerConfig{Address: "[::]:443", Backend: "b"}, "below 1024"},
-		{"websocket-only below 1024", "443", ListenerConfig{Address: "[::]:443",
-			WebSockets: []*WebSocketConfig{{Path: "/ws", Backend: "b"}}}, ""},
-		{"transparent below 1024", "*", ListenerConfig{Address: "[::]:443", Backend: "b", Policy: "-"}, ""},
-		{"port 0 skips", "80", ListenerConfig{Address: "127.0.0.1:0", Backend: "b"}, ""},
+		{"game port granted", "9000-9010", Listener{Address: "[::]:9000", Backend: "b"}, ""},
+		{"star", "*", Listener{Address: "[::]:9000", Backend: "b"}, ""},
+		{"own port not granted", "9001", Listener{Address: "[::]:9000", Backend: "b"}, "does not grant port 9000"},
+		{"low grant from high port", "80,9000", Listener{Address: "[::]:9000", Backend: "b"}, "grants ports below 1024 (80)"},
+		{"low grant from high policy-only port", "80", Listener{Address: "[::]:8843"}, "socket policy served from a port >= 1024"},
+		{"master on 843 grants low ports", "80,9000", Listener{Address: "[::]:843"}, ""},
+		{"raw relay below 1024", "*", Listener{Address: "[::]:443", Backend: "b"}, "below 1024"},
+		{"websocket-only below 1024", "443", Listener{Address: "[::]:443",
+			WebSockets: []*WebSocket{{Path: "/ws", Backend: "b"}}}, ""},
+		{"transparent below 1024", "*", Listener{Address: "[::]:443", Backend: "b", Policy: "-"}, ""},
+		{"port 0 skips", "80", Listener{Address: "127.0.0.1:0", Backend: "b"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestValidateFlashRules(t *testing.T) {
 			} else {
 				l.Policy = "p"
 			}
-			cfg := &Config{Policies: []*PolicyConfig{policy("p", tt.ports)}, Listeners: []*ListenerConfig{&l}}
+			cfg := &Config{Policies: []*Policy{policy("p", tt.ports)}, Listeners: []*Listener{&l}}
 			diags := validateFlashRules(cfg)
 			if tt.want == "" {
 				if len(diags) > 0 {
@@ -171,6 +171,6 @@ listener "chat" {
 ` + flashBackend
 	_, err := loadFlash(t, src, nil)
 	if err == nil || !strings.Contains(err.Error(), `policy "games" does not grant port 9000`) {
-		t.Fatalf("LoadConfig error = %v", err)
+		t.Fatalf("Load error = %v", err)
 	}
 }

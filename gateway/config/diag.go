@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-// ConfigError carries the diagnostics of an invalid config.
-type ConfigError struct {
+// Error carries the diagnostics of an invalid config.
+type Error struct {
 	Diags hcl.Diagnostics
 	Files map[string]*hcl.File
 
@@ -26,11 +26,11 @@ type ConfigError struct {
 //	      |                   ^
 //
 // A diagnostic without a position is "FILE: SUMMARY: DETAIL".
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var parts []string
-	for _, d := range cfgSortDiags(e.Diags) {
+	for _, d := range sortDiags(e.Diags) {
 		if d.Severity == hcl.DiagError {
-			parts = append(parts, cfgFormatDiag(d, e.Files, e.configFile()))
+			parts = append(parts, formatDiag(d, e.Files, e.configFile()))
 		}
 	}
 	if len(parts) == 0 {
@@ -39,7 +39,7 @@ func (e *ConfigError) Error() string {
 	return strings.Join(parts, "\n")
 }
 
-func (e *ConfigError) configFile() string {
+func (e *Error) configFile() string {
 	if e.filename != "" {
 		return e.filename
 	}
@@ -51,9 +51,9 @@ func (e *ConfigError) configFile() string {
 	return "config"
 }
 
-// cfgSortDiags returns diags ordered: those without a position first, then
+// sortDiags returns diags ordered: those without a position first, then
 // by file (the order each file first appears) and position.
-func cfgSortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
+func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	out := make(hcl.Diagnostics, 0, len(diags))
 	fileOrder := map[string]int{}
 	for _, d := range diags {
@@ -83,12 +83,12 @@ func cfgSortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	return out
 }
 
-// cfgFormatDiag formats one diagnostic: the message line, then (when the
+// formatDiag formats one diagnostic: the message line, then (when the
 // subject's file is known) the source line and a caret under the subject's
 // start. Warnings carry "warning: " after the position.
-func cfgFormatDiag(d *hcl.Diagnostic, files map[string]*hcl.File, configFile string) string {
-	msg := cfgOneLine(d.Summary)
-	if detail := cfgOneLine(d.Detail); detail != "" {
+func formatDiag(d *hcl.Diagnostic, files map[string]*hcl.File, configFile string) string {
+	msg := oneLine(d.Summary)
+	if detail := oneLine(d.Detail); detail != "" {
 		msg += ": " + detail
 	}
 	if d.Severity == hcl.DiagWarning {
@@ -108,14 +108,14 @@ func cfgFormatDiag(d *hcl.Diagnostic, files map[string]*hcl.File, configFile str
 	if f == nil {
 		return b.String()
 	}
-	line, ok := cfgSourceLine(f.Bytes, s.Start.Line)
+	line, ok := sourceLine(f.Bytes, s.Start.Line)
 	if !ok {
 		return b.String()
 	}
 	// The caret goes under the subject's start: the byte offset when it lies
 	// on this line, else the column counted in characters.
 	var prefix []byte
-	if lineStart := cfgLineStart(f.Bytes, s.Start.Line); s.Start.Byte >= lineStart && s.Start.Byte-lineStart <= len(line) && s.Start.Byte > 0 {
+	if lineStart := lineOffset(f.Bytes, s.Start.Line); s.Start.Byte >= lineStart && s.Start.Byte-lineStart <= len(line) && s.Start.Byte > 0 {
 		prefix = line[:s.Start.Byte-lineStart]
 	} else {
 		prefix = line
@@ -140,12 +140,12 @@ func cfgFormatDiag(d *hcl.Diagnostic, files map[string]*hcl.File, configFile str
 	return b.String()
 }
 
-// cfgSourceLine returns line n (1-based) of src without its line ending.
-func cfgSourceLine(src []byte, n int) ([]byte, bool) {
+// sourceLine returns line n (1-based) of src without its line ending.
+func sourceLine(src []byte, n int) ([]byte, bool) {
 	if n < 1 {
 		return nil, false
 	}
-	start := cfgLineStart(src, n)
+	start := lineOffset(src, n)
 	if start < 0 {
 		return nil, false
 	}
@@ -156,8 +156,8 @@ func cfgSourceLine(src []byte, n int) ([]byte, bool) {
 	return bytes.TrimSuffix(line, []byte("\r")), true
 }
 
-// cfgLineStart is the byte offset where line n (1-based) starts, or -1.
-func cfgLineStart(src []byte, n int) int {
+// lineOffset is the byte offset where line n (1-based) starts, or -1.
+func lineOffset(src []byte, n int) int {
 	off := 0
 	for i := 1; i < n; i++ {
 		j := bytes.IndexByte(src[off:], '\n')
@@ -169,9 +169,9 @@ func cfgLineStart(src []byte, n int) int {
 	return off
 }
 
-var cfgNewlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
-// cfgOneLine folds a message onto one line.
-func cfgOneLine(s string) string {
-	return strings.TrimSpace(cfgNewlines.Replace(s))
+// oneLine folds a message onto one line.
+func oneLine(s string) string {
+	return strings.TrimSpace(newlines.Replace(s))
 }

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"errors"
@@ -21,24 +21,24 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 )
 
-// Values of the config: the attribute readers of cfgDecoder, the syntax of
+// Values of the config: the attribute readers of decoder, the syntax of
 // addresses, sizes, policy ports and domains, and the HCL functions env() and
 // file().
 
-// cfgAddrKind says what an address is for.
-type cfgAddrKind int
+// addrKind says what an address is for.
+type addrKind int
 
 const (
-	// cfgAddrBind: a local address to listen on. The host is empty, an IP
+	// addrBind: a local address to listen on. The host is empty, an IP
 	// literal or "localhost"; port 0 (any free port) is allowed.
-	cfgAddrBind cfgAddrKind = iota
-	// cfgAddrDial: a remote address. The host may be a name; port 1-65535.
-	cfgAddrDial
+	addrBind addrKind = iota
+	// addrDial: a remote address. The host may be a name; port 1-65535.
+	addrDial
 )
 
-// cfgCheckAddress validates a "host:port" address. IPv6 hosts must be
+// checkAddress validates a "host:port" address. IPv6 hosts must be
 // bracketed ("[::]:843"); ports must be numeric.
-func cfgCheckAddress(s string, kind cfgAddrKind) error {
+func checkAddress(s string, kind addrKind) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		if !strings.HasPrefix(s, "[") && strings.Count(s, ":") > 1 {
@@ -53,40 +53,40 @@ func cfgCheckAddress(s string, kind cfgAddrKind) error {
 	if strings.HasPrefix(s, "[") && !strings.Contains(host, ":") {
 		return fmt.Errorf("brackets are for IPv6 addresses only: write %q", net.JoinHostPort(host, port))
 	}
-	p, err := cfgPortNumber(port)
+	p, err := portNumber(port)
 	if err != nil {
 		return err
 	}
 	switch kind {
-	case cfgAddrBind:
+	case addrBind:
 		if host == "" || host == "localhost" {
 			return nil
 		}
 		if _, err := netip.ParseAddr(host); err != nil {
 			return fmt.Errorf("host %q: a listening address takes an IP address, \"localhost\" or nothing (all interfaces)", host)
 		}
-	case cfgAddrDial:
+	case addrDial:
 		if p == 0 {
 			return errors.New("port 0: a remote port must be 1-65535")
 		}
 		if host == "" {
 			return errors.New("missing host")
 		}
-		if strings.Contains(host, ":") || cfgLooksNumeric(host) {
+		if strings.Contains(host, ":") || looksNumeric(host) {
 			if _, err := netip.ParseAddr(host); err != nil {
 				return fmt.Errorf("host %q is not a valid IP address", host)
 			}
 			return nil
 		}
-		if !cfgValidHostname(host) {
+		if !validHostname(host) {
 			return fmt.Errorf("host %q is not a valid host name", host)
 		}
 	}
 	return nil
 }
 
-// cfgPortNumber parses a decimal port 0-65535.
-func cfgPortNumber(s string) (int, error) {
+// portNumber parses a decimal port 0-65535.
+func portNumber(s string) (int, error) {
 	if s == "" {
 		return 0, errors.New("missing port")
 	}
@@ -100,13 +100,13 @@ func cfgPortNumber(s string) (int, error) {
 	return n, nil
 }
 
-func cfgLooksNumeric(h string) bool {
+func looksNumeric(h string) bool {
 	return strings.Trim(h, "0123456789.") == ""
 }
 
-// cfgValidHostname accepts DNS names: labels of letters, digits, '-' and
+// validHostname accepts DNS names: labels of letters, digits, '-' and
 // '_', separated by dots, with an optional trailing dot.
-func cfgValidHostname(h string) bool {
+func validHostname(h string) bool {
 	h = strings.TrimSuffix(h, ".")
 	if h == "" || len(h) > 253 {
 		return false
@@ -125,9 +125,9 @@ func cfgValidHostname(h string) bool {
 	return true
 }
 
-// cfgSizeUnits are the size suffixes, matched without regard to case:
+// sizeUnits are the size suffixes, matched without regard to case:
 // decimal KB/MB/GB are powers of 1000, binary KiB/MiB/GiB powers of 1024.
-var cfgSizeUnits = []struct {
+var sizeUnits = []struct {
 	suffix string
 	mult   int64
 }{
@@ -137,13 +137,13 @@ var cfgSizeUnits = []struct {
 	{"b", 1},
 }
 
-// cfgParseSize parses a size string: a whole number of bytes, optionally
+// parseSize parses a size string: a whole number of bytes, optionally
 // followed (with or without a space) by B, KB, KiB, MB, MiB, GB or GiB.
-func cfgParseSize(s string) (int64, error) {
+func parseSize(s string) (int64, error) {
 	num := strings.TrimSpace(s)
 	mult := int64(1)
 	lower := strings.ToLower(num)
-	for _, u := range cfgSizeUnits {
+	for _, u := range sizeUnits {
 		if strings.HasSuffix(lower, u.suffix) {
 			num = strings.TrimSpace(num[:len(num)-len(u.suffix)])
 			mult = u.mult
@@ -166,9 +166,9 @@ func cfgParseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// cfgCheckPorts validates a policy to-ports value: "*", or a comma list of
+// checkPorts validates a policy to-ports value: "*", or a comma list of
 // ports and a-b ranges, each port 1-65535 and a <= b. No spaces.
-func cfgCheckPorts(s string) error {
+func checkPorts(s string) error {
 	if s == "*" {
 		return nil
 	}
@@ -180,14 +180,14 @@ func cfgCheckPorts(s string) error {
 			return errors.New(`"*" must stand alone`)
 		}
 		lo, hi, isRange := strings.Cut(item, "-")
-		a, err := cfgPolicyPort(lo)
+		a, err := policyPort(lo)
 		if err != nil {
 			return err
 		}
 		if !isRange {
 			continue
 		}
-		b, err := cfgPolicyPort(hi)
+		b, err := policyPort(hi)
 		if err != nil {
 			return err
 		}
@@ -198,11 +198,11 @@ func cfgCheckPorts(s string) error {
 	return nil
 }
 
-func cfgPolicyPort(s string) (int, error) {
+func policyPort(s string) (int, error) {
 	if s == "" {
 		return 0, errors.New(`empty port: want a port, a comma list, a-b ranges, or "*"`)
 	}
-	n, err := cfgPortNumber(s)
+	n, err := portNumber(s)
 	if err != nil {
 		return 0, err
 	}
@@ -212,9 +212,9 @@ func cfgPolicyPort(s string) (int, error) {
 	return n, nil
 }
 
-// cfgCheckDomain validates a policy domain: non-empty, no spaces or quotes.
+// checkDomain validates a policy domain: non-empty, no spaces or quotes.
 // Whether a value is sensible ("*" to all ports) is the linter's business.
-func cfgCheckDomain(s string) error {
+func checkDomain(s string) error {
 	if s == "" {
 		return errors.New(`want an exact host, "*", "*.suffix" or an IP address`)
 	}
@@ -224,10 +224,10 @@ func cfgCheckDomain(s string) error {
 	return nil
 }
 
-// cfgFunctions are the HCL functions available in the config: env(NAME)
+// functions are the HCL functions available in the config: env(NAME)
 // gives an environment variable ("" when unset) and file(PATH) a file's
 // contents, PATH relative to dir.
-func cfgFunctions(dir string) map[string]function.Function {
+func functions(dir string) map[string]function.Function {
 	return map[string]function.Function{
 		"env": function.New(&function.Spec{
 			Params: []function.Parameter{{Name: "name", Type: cty.String}},
@@ -244,7 +244,7 @@ func cfgFunctions(dir string) map[string]function.Function {
 				if p == "" {
 					return cty.NilVal, function.NewArgErrorf(0, "empty path")
 				}
-				b, err := cfgReadSmallFile(cfgResolvePath(dir, p))
+				b, err := readSmallFile(resolvePath(dir, p))
 				if err != nil {
 					return cty.NilVal, function.NewArgErrorf(0, "cannot read %q: %s", p, err)
 				}
@@ -257,38 +257,38 @@ func cfgFunctions(dir string) map[string]function.Function {
 	}
 }
 
-// cfgMaxFunctionFile bounds what file() reads: it is meant for tokens,
+// maxFileSize bounds what file() reads: it is meant for tokens,
 // keys and certificates, not for devices or logs.
-const cfgMaxFunctionFile = 1 << 20
+const maxFileSize = 1 << 20
 
-// cfgReadSmallFile reads a regular file of at most cfgMaxFunctionFile bytes.
+// readSmallFile reads a regular file of at most maxFileSize bytes.
 // Devices and pipes are refused before they are opened, so file("/dev/zero")
 // or a FIFO cannot hang the loader.
-func cfgReadSmallFile(path string) ([]byte, error) {
+func readSmallFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, cfgOSErr(err)
+		return nil, osErr(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, cfgOSErr(err)
+		return nil, osErr(err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, cfgMaxFunctionFile+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, cfgOSErr(err)
+		return nil, osErr(err)
 	}
-	if len(b) > cfgMaxFunctionFile {
-		return nil, fmt.Errorf("larger than %d bytes", cfgMaxFunctionFile)
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
 	}
 	return b, nil
 }
 
-// cfgOSErr drops the path that os errors repeat.
-func cfgOSErr(err error) error {
+// osErr drops the path that os errors repeat.
+func osErr(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -300,7 +300,7 @@ func cfgOSErr(err error) error {
 // valid, and returns the attribute's expression range and whether it was
 // present and valid. A null value counts as absent (the default applies).
 
-func (d *cfgDecoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
+func (d *decoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyContent {
 	c, diags := b.Body.Content(schema)
 	d.diags = append(d.diags, diags...)
 	if c == nil {
@@ -315,7 +315,7 @@ func (d *cfgDecoder) content(b *hcl.Block, schema *hcl.BodySchema) *hcl.BodyCont
 // given reports whether the attribute is set to something other than null
 // (valid or not). Its diagnostics were already reported by the helper that
 // read it, so they are dropped here.
-func (d *cfgDecoder) given(attrs hcl.Attributes, name string) bool {
+func (d *decoder) given(attrs hcl.Attributes, name string) bool {
 	attr, ok := attrs[name]
 	if !ok {
 		return false
@@ -324,20 +324,20 @@ func (d *cfgDecoder) given(attrs hcl.Attributes, name string) bool {
 	return diags.HasErrors() || !v.IsNull()
 }
 
-func (d *cfgDecoder) missing(b *hcl.Block, key, owner string) {
+func (d *decoder) missing(b *hcl.Block, key, owner string) {
 	d.errorf(b.DefRange, "", "missing %q in %s", key, owner)
 }
 
-func (d *cfgDecoder) ref(kind, name, owner string, rng hcl.Range) {
+func (d *decoder) ref(kind, name, owner string, rng hcl.Range) {
 	if name == "" {
 		d.errorf(rng, "", "empty %s name in %s", kind, owner)
 		return
 	}
-	d.refs = append(d.refs, cfgRef{kind: kind, name: name, owner: owner, rng: rng})
+	d.refs = append(d.refs, blockRef{kind: kind, name: name, owner: owner, rng: rng})
 }
 
 // value evaluates the attribute named name, converted to ty.
-func (d *cfgDecoder) value(attrs hcl.Attributes, name string, ty cty.Type, what string) (cty.Value, hcl.Range, bool) {
+func (d *decoder) value(attrs hcl.Attributes, name string, ty cty.Type, what string) (cty.Value, hcl.Range, bool) {
 	attr, ok := attrs[name]
 	if !ok {
 		return cty.NilVal, hcl.Range{}, false
@@ -370,7 +370,7 @@ func (d *cfgDecoder) value(attrs hcl.Attributes, name string, ty cty.Type, what 
 	return cv, rng, true
 }
 
-func (d *cfgDecoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+func (d *decoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.String, "a string")
 	if !ok {
 		return rng, false
@@ -379,7 +379,7 @@ func (d *cfgDecoder) str(attrs hcl.Attributes, name string, dst *string) (hcl.Ra
 	return rng, true
 }
 
-func (d *cfgDecoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
+func (d *decoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.Range, bool) {
 	var p string
 	rng, ok := d.str(attrs, name, &p)
 	if !ok {
@@ -389,11 +389,11 @@ func (d *cfgDecoder) path(attrs hcl.Attributes, name string, dst *string) (hcl.R
 		d.errorf(rng, "", "empty %s", name)
 		return rng, false
 	}
-	*dst = cfgResolvePath(d.dir, p)
+	*dst = resolvePath(d.dir, p)
 	return rng, true
 }
 
-func (d *cfgDecoder) enum(attrs hcl.Attributes, name string, dst *string, allowed ...string) (hcl.Range, bool) {
+func (d *decoder) enum(attrs hcl.Attributes, name string, dst *string, allowed ...string) (hcl.Range, bool) {
 	var s string
 	rng, ok := d.str(attrs, name, &s)
 	if !ok {
@@ -413,7 +413,7 @@ func (d *cfgDecoder) enum(attrs hcl.Attributes, name string, dst *string, allowe
 	return rng, false
 }
 
-func (d *cfgDecoder) duration(attrs hcl.Attributes, name string, dst *time.Duration) (hcl.Range, bool) {
+func (d *decoder) duration(attrs hcl.Attributes, name string, dst *time.Duration) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
 	if !ok {
 		return rng, false
@@ -436,7 +436,7 @@ func (d *cfgDecoder) duration(attrs hcl.Attributes, name string, dst *time.Durat
 	return rng, true
 }
 
-func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Range, bool) {
+func (d *decoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
 	if !ok {
 		return rng, false
@@ -447,13 +447,13 @@ func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Ra
 		bf := v.AsBigFloat()
 		i, acc := bf.Int64()
 		if !bf.IsInt() || acc != big.Exact || i < 0 {
-			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", cfgNumText(bf), name)
+			d.errorf(rng, "a size is a whole number of bytes, or a string such as \"64KiB\"", "invalid size %s for %s", numText(bf), name)
 			return rng, false
 		}
 		n = i
 	case cty.String:
 		var err error
-		n, err = cfgParseSize(v.AsString())
+		n, err = parseSize(v.AsString())
 		if err != nil {
 			d.errorf(rng, err.Error(), "invalid size %q for %s", v.AsString(), name)
 			return rng, false
@@ -470,10 +470,10 @@ func (d *cfgDecoder) size(attrs hcl.Attributes, name string, dst *int64) (hcl.Ra
 	return rng, true
 }
 
-// cfgNumText formats a number for a diagnostic. HCL numbers are arbitrary
+// numText formats a number for a diagnostic. HCL numbers are arbitrary
 // precision: printing 1e99999999 in decimal takes minutes of CPU (found by
 // FuzzParseConfig), so a number that large is only described.
-func cfgNumText(bf *big.Float) string {
+func numText(bf *big.Float) string {
 	if bf.IsInf() {
 		return bf.String()
 	}
@@ -483,7 +483,7 @@ func cfgNumText(bf *big.Float) string {
 	return bf.Text('g', 10)
 }
 
-func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
+func (d *decoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi int) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.Number, "a number")
 	if !ok {
 		return rng, false
@@ -491,7 +491,7 @@ func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi
 	bf := v.AsBigFloat()
 	i, acc := bf.Int64()
 	if !bf.IsInt() || acc != big.Exact {
-		d.errorf(rng, "", "invalid %s %s: whole number required", name, cfgNumText(bf))
+		d.errorf(rng, "", "invalid %s %s: whole number required", name, numText(bf))
 		return rng, false
 	}
 	if i < int64(lo) || i > int64(hi) {
@@ -502,7 +502,7 @@ func (d *cfgDecoder) integer(attrs hcl.Attributes, name string, dst *int, lo, hi
 	return rng, true
 }
 
-func (d *cfgDecoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.Range, bool) {
+func (d *decoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.Bool, "true or false")
 	if !ok {
 		return rng, false
@@ -512,7 +512,7 @@ func (d *cfgDecoder) boolean(attrs hcl.Attributes, name string, dst *bool) (hcl.
 }
 
 // strList reads a list of strings; with single, a lone string is a list of one.
-func (d *cfgDecoder) strList(attrs hcl.Attributes, name string, dst *[]string, single bool) (hcl.Range, bool) {
+func (d *decoder) strList(attrs hcl.Attributes, name string, dst *[]string, single bool) (hcl.Range, bool) {
 	v, rng, ok := d.value(attrs, name, cty.DynamicPseudoType, "")
 	if !ok {
 		return rng, false
@@ -543,13 +543,13 @@ func (d *cfgDecoder) strList(attrs hcl.Attributes, name string, dst *[]string, s
 	return rng, true
 }
 
-func (d *cfgDecoder) address(attrs hcl.Attributes, name string, dst *string, kind cfgAddrKind) (hcl.Range, bool) {
+func (d *decoder) address(attrs hcl.Attributes, name string, dst *string, kind addrKind) (hcl.Range, bool) {
 	var s string
 	rng, ok := d.str(attrs, name, &s)
 	if !ok {
 		return rng, false
 	}
-	if err := cfgCheckAddress(s, kind); err != nil {
+	if err := checkAddress(s, kind); err != nil {
 		d.errorf(rng, err.Error(), "invalid %s %q", name, s)
 		return rng, false
 	}
@@ -557,15 +557,15 @@ func (d *cfgDecoder) address(attrs hcl.Attributes, name string, dst *string, kin
 	return rng, true
 }
 
-// cfgResolvePath makes p absolute, relative to dir.
-func cfgResolvePath(dir, p string) string {
+// resolvePath makes p absolute, relative to dir.
+func resolvePath(dir, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
 }
 
-// cfgPos is "FILE:LINE:COL" of r's start.
-func cfgPos(r hcl.Range) string {
+// posText is "FILE:LINE:COL" of r's start.
+func posText(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }

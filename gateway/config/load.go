@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"fmt"
@@ -17,35 +17,35 @@ import (
 
 // Defaults filled in by the loader (DESIGN.md section 2, "Config").
 const (
-	cfgDefaultShutdownTimeout = 30 * time.Second
-	cfgDefaultAdminAddress    = "127.0.0.1:9843"
-	cfgDefaultSniffTimeout    = 300 * time.Millisecond
-	cfgDefaultIdleTimeout     = 10 * time.Minute
-	cfgDefaultMaxMessage      = 1 << 20 // 1MiB
-	cfgDefaultMaxConnections  = 10000
-	cfgDefaultConnectTimeout  = 5 * time.Second
-	cfgDefaultHealthInterval  = 5 * time.Second
-	cfgDefaultHealthTimeout   = 1 * time.Second
-	cfgDefaultUDPIdleTimeout  = 60 * time.Second
-	cfgMaxUDPDatagram         = 65507 // largest UDP payload over IPv4
-	cfgDefaultMaxSessions     = 10000
-	cfgDefaultRedisKeyPrefix  = "flashgate"
+	defaultShutdownTimeout = 30 * time.Second
+	defaultAdminAddress    = "127.0.0.1:9843"
+	defaultSniffTimeout    = 300 * time.Millisecond
+	defaultIdleTimeout     = 10 * time.Minute
+	defaultMaxMessage      = 1 << 20 // 1MiB
+	defaultMaxConnections  = 10000
+	defaultConnectTimeout  = 5 * time.Second
+	defaultHealthInterval  = 5 * time.Second
+	defaultHealthTimeout   = 1 * time.Second
+	defaultUDPIdleTimeout  = 60 * time.Second
+	maxUDPDatagram         = 65507 // largest UDP payload over IPv4
+	defaultMaxSessions     = 10000
+	defaultRedisKeyPrefix  = "flashgate"
 )
 
-// LoadConfig reads, decodes and validates the config file at path.
+// Load reads, decodes and validates the config file at path.
 //
-// An invalid config yields a *ConfigError whose Error lists every problem as
+// An invalid config yields a *Error whose Error lists every problem as
 // "FILE:LINE:COL: message" with the offending source line; a file that cannot
 // be read yields the os error, wrapped.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return ParseConfig(src, path)
+	return Parse(src, path)
 }
 
-// ParseConfig decodes and validates src as if read from filename (relative
+// Parse decodes and validates src as if read from filename (relative
 // paths resolve from filepath.Dir(filename)).
 //
 // Values: durations are Go duration strings ("300ms", "5m"), never negative.
@@ -57,17 +57,17 @@ func LoadConfig(path string) (*Config, error) {
 // may name a host. A null value counts as unset. The functions env("NAME")
 // ("" when unset) and file("path") (a regular file of at most 1 MiB, relative
 // to the config's directory) are available; variables are not.
-func ParseConfig(src []byte, filename string) (*Config, error) {
+func Parse(src []byte, filename string) (*Config, error) {
 	dir := filepath.Dir(filename)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	d := &cfgDecoder{
+	d := &decoder{
 		filename: filename,
 		dir:      dir,
 		files:    map[string]*hcl.File{},
 	}
-	d.ctx = &hcl.EvalContext{Functions: cfgFunctions(dir)}
+	d.ctx = &hcl.EvalContext{Functions: functions(dir)}
 
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if f != nil {
@@ -79,36 +79,36 @@ func ParseConfig(src []byte, filename string) (*Config, error) {
 		cfg = d.decodeRoot(f.Body)
 	}
 	if d.diags.HasErrors() || cfg == nil {
-		return nil, &ConfigError{Diags: d.diags, Files: d.files, filename: filename}
+		return nil, &Error{Diags: d.diags, Files: d.files, filename: filename}
 	}
-	for _, diag := range cfgSortDiags(d.diags) {
+	for _, diag := range sortDiags(d.diags) {
 		if diag.Severity == hcl.DiagWarning {
-			cfg.Warnings = append(cfg.Warnings, cfgFormatDiag(diag, d.files, filename))
+			cfg.Warnings = append(cfg.Warnings, formatDiag(diag, d.files, filename))
 		}
 	}
 	return cfg, nil
 }
 
-// cfgDecoder decodes one config file, collecting every diagnostic instead of
+// decoder decodes one config file, collecting every diagnostic instead of
 // stopping at the first.
-type cfgDecoder struct {
+type decoder struct {
 	filename string
 	dir      string
 	ctx      *hcl.EvalContext
 	files    map[string]*hcl.File
 	diags    hcl.Diagnostics
-	refs     []cfgRef
+	refs     []blockRef
 }
 
-// cfgRef is a reference to a named block, resolved once all blocks are read.
-type cfgRef struct {
+// blockRef is a reference to a named block, resolved once all blocks are read.
+type blockRef struct {
 	kind  string // "policy" or "backend"
 	name  string
 	owner string // e.g. `listener "chat"`
 	rng   hcl.Range
 }
 
-func (d *cfgDecoder) errorf(rng hcl.Range, detail, summary string, args ...any) {
+func (d *decoder) errorf(rng hcl.Range, detail, summary string, args ...any) {
 	r := rng
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
@@ -118,7 +118,7 @@ func (d *cfgDecoder) errorf(rng hcl.Range, detail, summary string, args ...any) 
 	})
 }
 
-var cfgRootSchema = &hcl.BodySchema{
+var rootSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "shutdown_timeout"}},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "log"},
@@ -131,14 +131,14 @@ var cfgRootSchema = &hcl.BodySchema{
 	},
 }
 
-func (d *cfgDecoder) decodeRoot(body hcl.Body) *Config {
+func (d *decoder) decodeRoot(body hcl.Body) *Config {
 	cfg := &Config{
 		File:            d.filename,
 		Dir:             d.dir,
-		ShutdownTimeout: cfgDefaultShutdownTimeout,
-		Log:             LogConfig{Level: "info", Format: "console"},
+		ShutdownTimeout: defaultShutdownTimeout,
+		Log:             Log{Level: "info", Format: "console"},
 	}
-	content, diags := body.Content(cfgRootSchema)
+	content, diags := body.Content(rootSchema)
 	d.diags = append(d.diags, diags...)
 	if content == nil {
 		return cfg
@@ -151,7 +151,7 @@ func (d *cfgDecoder) decodeRoot(body hcl.Body) *Config {
 		switch b.Type {
 		case "log", "admin", "acme":
 			if first := singles[b.Type]; first != nil {
-				d.errorf(b.DefRange, "", "duplicate %s block: the first is at %s", b.Type, cfgPos(first.DefRange))
+				d.errorf(b.DefRange, "", "duplicate %s block: the first is at %s", b.Type, posText(first.DefRange))
 				continue
 			}
 			singles[b.Type] = b
@@ -168,7 +168,7 @@ func (d *cfgDecoder) decodeRoot(body hcl.Body) *Config {
 				names[b.Type] = map[string]*hcl.Block{}
 			}
 			if first := names[b.Type][name]; first != nil {
-				d.errorf(b.DefRange, "", "duplicate %s %q: the first is at %s", b.Type, name, cfgPos(first.DefRange))
+				d.errorf(b.DefRange, "", "duplicate %s %q: the first is at %s", b.Type, name, posText(first.DefRange))
 				continue
 			}
 			names[b.Type][name] = b
@@ -200,7 +200,7 @@ func (d *cfgDecoder) decodeRoot(body hcl.Body) *Config {
 // addDiags appends diagnostics from another component; those without a
 // subject get fallback (when it is set) so they still point into the config.
 // Files they point into that are not HCL are read so the snippet shows.
-func (d *cfgDecoder) addDiags(diags hcl.Diagnostics, fallback hcl.Range) {
+func (d *decoder) addDiags(diags hcl.Diagnostics, fallback hcl.Range) {
 	for _, diag := range diags {
 		if diag == nil {
 			continue
@@ -224,7 +224,7 @@ func (d *cfgDecoder) addDiags(diags hcl.Diagnostics, fallback hcl.Range) {
 }
 
 // resolve checks references between blocks and the rules that span blocks.
-func (d *cfgDecoder) resolve(cfg *Config) {
+func (d *decoder) resolve(cfg *Config) {
 	for _, r := range d.refs {
 		var found bool
 		switch r.kind {
@@ -277,22 +277,22 @@ func (d *cfgDecoder) resolve(cfg *Config) {
 
 // --- blocks ---
 
-var cfgLogSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "level"}, {Name: "format"}}}
+var logSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "level"}, {Name: "format"}}}
 
-func (d *cfgDecoder) decodeLog(b *hcl.Block, lc *LogConfig) {
-	c := d.content(b, cfgLogSchema)
+func (d *decoder) decodeLog(b *hcl.Block, lc *Log) {
+	c := d.content(b, logSchema)
 	d.enum(c.Attributes, "level", &lc.Level, "debug", "info", "warn", "error")
 	d.enum(c.Attributes, "format", &lc.Format, "console", "json")
 }
 
-var cfgAdminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "token"}}}
+var adminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "token"}}}
 
-func (d *cfgDecoder) decodeAdmin(b *hcl.Block) *AdminConfig {
-	c := d.content(b, cfgAdminSchema)
-	ac := &AdminConfig{Address: cfgDefaultAdminAddress}
-	rng, ok := d.address(c.Attributes, "address", &ac.Address, cfgAddrBind)
+func (d *decoder) decodeAdmin(b *hcl.Block) *Admin {
+	c := d.content(b, adminSchema)
+	ac := &Admin{Address: defaultAdminAddress}
+	rng, ok := d.address(c.Attributes, "address", &ac.Address, addrBind)
 	d.str(c.Attributes, "token", &ac.Token)
-	if ok && ac.Token == "" && !cfgLoopback(ac.Address) {
+	if ok && ac.Token == "" && !loopback(ac.Address) {
 		r := rng
 		d.diags = append(d.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
@@ -304,8 +304,8 @@ func (d *cfgDecoder) decodeAdmin(b *hcl.Block) *AdminConfig {
 	return ac
 }
 
-// cfgLoopback reports whether a bind address listens on loopback only.
-func cfgLoopback(address string) bool {
+// loopback reports whether a bind address listens on loopback only.
+func loopback(address string) bool {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return false
@@ -317,18 +317,18 @@ func cfgLoopback(address string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
-var cfgACMESchema = &hcl.BodySchema{
+var acmeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "email"}, {Name: "ca"}, {Name: "ca_root"}, {Name: "storage"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "redis"}},
 }
 
-var cfgRedisSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+var redisSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "address"}, {Name: "password"}, {Name: "db"}, {Name: "key_prefix"}, {Name: "tls"},
 }}
 
-func (d *cfgDecoder) decodeACME(b *hcl.Block) *ACMEConfig {
-	c := d.content(b, cfgACMESchema)
-	ac := &ACMEConfig{}
+func (d *decoder) decodeACME(b *hcl.Block) *ACME {
+	c := d.content(b, acmeSchema)
+	ac := &ACME{}
 	d.str(c.Attributes, "email", &ac.Email)
 	if rng, ok := d.str(c.Attributes, "ca", &ac.CA); ok {
 		if !strings.HasPrefix(ac.CA, "https://") && !strings.HasPrefix(ac.CA, "http://") {
@@ -342,9 +342,9 @@ func (d *cfgDecoder) decodeACME(b *hcl.Block) *ACMEConfig {
 			d.errorf(rb.DefRange, "", "duplicate redis block in acme")
 			continue
 		}
-		rc := d.content(rb, cfgRedisSchema)
-		r := &RedisConfig{KeyPrefix: cfgDefaultRedisKeyPrefix}
-		d.address(rc.Attributes, "address", &r.Address, cfgAddrDial)
+		rc := d.content(rb, redisSchema)
+		r := &Redis{KeyPrefix: defaultRedisKeyPrefix}
+		d.address(rc.Attributes, "address", &r.Address, addrDial)
 		if !d.given(rc.Attributes, "address") {
 			d.missing(rb, "address", "acme redis")
 		}
@@ -360,19 +360,19 @@ func (d *cfgDecoder) decodeACME(b *hcl.Block) *ACMEConfig {
 	return ac
 }
 
-var cfgPolicySchema = &hcl.BodySchema{
+var policySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "site_control"}, {Name: "file"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "allow"}},
 }
 
-var cfgAllowSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+var allowSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "domain"}, {Name: "ports"}, {Name: "secure"},
 }}
 
-func (d *cfgDecoder) decodePolicy(b *hcl.Block) *PolicyConfig {
-	pc := &PolicyConfig{Name: b.Labels[0], DefRange: b.DefRange}
+func (d *decoder) decodePolicy(b *hcl.Block) *Policy {
+	pc := &Policy{Name: b.Labels[0], DefRange: b.DefRange}
 	owner := fmt.Sprintf("policy %q", pc.Name)
-	c := d.content(b, cfgPolicySchema)
+	c := d.content(b, policySchema)
 	d.enum(c.Attributes, "site_control", &pc.SiteControl, policyfile.None, policyfile.MasterOnly, policyfile.All)
 	fileRng, hasFile := d.path(c.Attributes, "file", &pc.File)
 	switch {
@@ -389,17 +389,17 @@ func (d *cfgDecoder) decodePolicy(b *hcl.Block) *PolicyConfig {
 	}
 	pol := &policyfile.Policy{SiteControl: pc.SiteControl}
 	for _, ab := range c.Blocks {
-		ac := d.content(ab, cfgAllowSchema)
-		a := AllowConfig{Range: ab.DefRange}
+		ac := d.content(ab, allowSchema)
+		a := Allow{Range: ab.DefRange}
 		if rng, ok := d.str(ac.Attributes, "domain", &a.Domain); ok {
-			if err := cfgCheckDomain(a.Domain); err != nil {
+			if err := checkDomain(a.Domain); err != nil {
 				d.errorf(rng, err.Error(), "invalid domain %q", a.Domain)
 			}
 		} else if !d.given(ac.Attributes, "domain") {
 			d.missing(ab, "domain", owner+" allow")
 		}
 		if rng, ok := d.str(ac.Attributes, "ports", &a.Ports); ok {
-			if err := cfgCheckPorts(a.Ports); err != nil {
+			if err := checkPorts(a.Ports); err != nil {
 				d.errorf(rng, err.Error(), "invalid ports %q", a.Ports)
 			}
 		} else if !d.given(ac.Attributes, "ports") {
@@ -416,7 +416,7 @@ func (d *cfgDecoder) decodePolicy(b *hcl.Block) *PolicyConfig {
 	return pc
 }
 
-var cfgListenerSchema = &hcl.BodySchema{
+var listenerSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "address"}, {Name: "policy"}, {Name: "backend"}, {Name: "protocol"},
 		{Name: "sniff_timeout"}, {Name: "idle_timeout"}, {Name: "max_message"},
@@ -429,19 +429,19 @@ var cfgListenerSchema = &hcl.BodySchema{
 	},
 }
 
-func (d *cfgDecoder) decodeListener(b *hcl.Block) *ListenerConfig {
-	l := &ListenerConfig{
+func (d *decoder) decodeListener(b *hcl.Block) *Listener {
+	l := &Listener{
 		Name:           b.Labels[0],
 		Protocol:       "binary",
-		SniffTimeout:   cfgDefaultSniffTimeout,
-		IdleTimeout:    cfgDefaultIdleTimeout,
-		MaxMessage:     cfgDefaultMaxMessage,
-		MaxConnections: cfgDefaultMaxConnections,
+		SniffTimeout:   defaultSniffTimeout,
+		IdleTimeout:    defaultIdleTimeout,
+		MaxMessage:     defaultMaxMessage,
+		MaxConnections: defaultMaxConnections,
 		DefRange:       b.DefRange,
 	}
 	owner := fmt.Sprintf("listener %q", l.Name)
-	c := d.content(b, cfgListenerSchema)
-	d.address(c.Attributes, "address", &l.Address, cfgAddrBind)
+	c := d.content(b, listenerSchema)
+	d.address(c.Attributes, "address", &l.Address, addrBind)
 	if !d.given(c.Attributes, "address") {
 		d.missing(b, "address", owner)
 	}
@@ -476,15 +476,15 @@ func (d *cfgDecoder) decodeListener(b *hcl.Block) *ListenerConfig {
 			}
 			l.TLS = d.decodeListenerTLS(sb, owner)
 		case "websocket":
-			ws := &WebSocketConfig{Path: sb.Labels[0], Backend: l.Backend, Protocol: l.Protocol, DefRange: sb.DefRange}
+			ws := &WebSocket{Path: sb.Labels[0], Backend: l.Backend, Protocol: l.Protocol, DefRange: sb.DefRange}
 			wsOwner := fmt.Sprintf("websocket %q of %s", ws.Path, owner)
 			if !strings.HasPrefix(ws.Path, "/") {
 				d.errorf(sb.LabelRanges[0], "", "invalid websocket path %q: must start with \"/\"", ws.Path)
 			} else if first, dup := paths[ws.Path]; dup {
-				d.errorf(sb.DefRange, "", "duplicate websocket %q in %s: the first is at %s", ws.Path, owner, cfgPos(first))
+				d.errorf(sb.DefRange, "", "duplicate websocket %q in %s: the first is at %s", ws.Path, owner, posText(first))
 			}
 			paths[ws.Path] = sb.DefRange
-			wc := d.content(sb, cfgWebSocketSchema)
+			wc := d.content(sb, webSocketSchema)
 			if rng, ok := d.str(wc.Attributes, "backend", &ws.Backend); ok {
 				d.ref("backend", ws.Backend, wsOwner, rng)
 			}
@@ -502,18 +502,18 @@ func (d *cfgDecoder) decodeListener(b *hcl.Block) *ListenerConfig {
 	return l
 }
 
-var cfgWebSocketSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "protocol"}}}
+var webSocketSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "backend"}, {Name: "protocol"}}}
 
-var cfgListenerTLSSchema = &hcl.BodySchema{
+var listenerTLSSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "cert_file"}, {Name: "key_file"}, {Name: "acme"}, {Name: "min_version"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "certificate"}},
 }
 
-var cfgCertSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "cert_file"}, {Name: "key_file"}}}
+var certSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "cert_file"}, {Name: "key_file"}}}
 
-func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS {
+func (d *decoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS {
 	t := &ListenerTLS{MinVersion: "1.2"}
-	c := d.content(b, cfgListenerTLSSchema)
+	c := d.content(b, listenerTLSSchema)
 	d.path(c.Attributes, "cert_file", &t.CertFile)
 	d.path(c.Attributes, "key_file", &t.KeyFile)
 	hasCert, hasKey := d.given(c.Attributes, "cert_file"), d.given(c.Attributes, "key_file")
@@ -527,7 +527,7 @@ func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS 
 	if rng, ok := d.strList(c.Attributes, "acme", &t.ACME, false); ok {
 		seen := map[string]bool{}
 		for _, n := range t.ACME {
-			if err := cfgCheckDomain(n); err != nil || n == "*" {
+			if err := checkDomain(n); err != nil || n == "*" {
 				d.errorf(rng, "acme takes the DNS names to obtain certificates for", "invalid acme name %q", n)
 			} else if seen[n] {
 				d.errorf(rng, "", "duplicate acme name %q", n)
@@ -540,7 +540,7 @@ func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS 
 	}
 	d.enum(c.Attributes, "min_version", &t.MinVersion, "1.0", "1.1", "1.2", "1.3")
 	for _, cb := range c.Blocks {
-		cc := d.content(cb, cfgCertSchema)
+		cc := d.content(cb, certSchema)
 		var cp CertPair
 		if _, ok := d.path(cc.Attributes, "cert_file", &cp.CertFile); !ok && !d.given(cc.Attributes, "cert_file") {
 			d.missing(cb, "cert_file", "certificate of "+owner)
@@ -557,7 +557,7 @@ func (d *cfgDecoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS 
 	return t
 }
 
-var cfgBackendSchema = &hcl.BodySchema{
+var backendSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "address"}, {Name: "builtin"}, {Name: "connect_timeout"}, {Name: "proxy_protocol"}, {Name: "framing"},
 		{Name: "balance"},
@@ -565,29 +565,29 @@ var cfgBackendSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{{Type: "tls"}, {Type: "health_check"}},
 }
 
-var cfgHealthCheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "interval"}, {Name: "timeout"}}}
+var healthCheckSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "interval"}, {Name: "timeout"}}}
 
-var cfgBackendTLSSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+var backendTLSSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "server_name"}, {Name: "ca_file"}, {Name: "require"}, {Name: "revocation"},
 }}
 
-func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
-	bc := &BackendConfig{
+func (d *decoder) decodeBackend(b *hcl.Block) *Backend {
+	bc := &Backend{
 		Name:           b.Labels[0],
-		ConnectTimeout: cfgDefaultConnectTimeout,
+		ConnectTimeout: defaultConnectTimeout,
 		Framing:        "nul",
 		Balance:        "round_robin",
 		DefRange:       b.DefRange,
 	}
 	owner := fmt.Sprintf("backend %q", bc.Name)
-	c := d.content(b, cfgBackendSchema)
+	c := d.content(b, backendSchema)
 	addrRng, addrOK := d.strList(c.Attributes, "address", &bc.Address, true)
 	if addrOK {
 		if len(bc.Address) == 0 {
 			d.errorf(addrRng, "", "empty address list in %s", owner)
 		}
 		for _, a := range bc.Address {
-			if err := cfgCheckAddress(a, cfgAddrDial); err != nil {
+			if err := checkAddress(a, addrDial); err != nil {
 				d.errorf(addrRng, err.Error(), "invalid address %q", a)
 			}
 		}
@@ -613,8 +613,8 @@ func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
 			if hasBuiltin {
 				d.errorf(tb.DefRange, "", "health_check in %s: a builtin backend has no servers to check", owner)
 			}
-			hc := d.content(tb, cfgHealthCheckSchema)
-			h := &HealthCheck{Interval: cfgDefaultHealthInterval, Timeout: cfgDefaultHealthTimeout}
+			hc := d.content(tb, healthCheckSchema)
+			h := &HealthCheck{Interval: defaultHealthInterval, Timeout: defaultHealthTimeout}
 			if rng, ok := d.duration(hc.Attributes, "interval", &h.Interval); ok && h.Interval == 0 {
 				d.errorf(rng, "", "invalid interval \"0\": must be positive")
 			}
@@ -631,7 +631,7 @@ func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
 		if hasBuiltin {
 			d.errorf(tb.DefRange, "", "tls in %s: a builtin backend has no connection to secure", owner)
 		}
-		tc := d.content(tb, cfgBackendTLSSchema)
+		tc := d.content(tb, backendTLSSchema)
 		t := &BackendTLS{Require: "trusted", Revocation: "soft"}
 		d.str(tc.Attributes, "server_name", &t.ServerName)
 		d.path(tc.Attributes, "ca_file", &t.CAFile)
@@ -642,21 +642,21 @@ func (d *cfgDecoder) decodeBackend(b *hcl.Block) *BackendConfig {
 	return bc
 }
 
-var cfgUDPSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+var udpSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "address"}, {Name: "backend"}, {Name: "idle_timeout"}, {Name: "max_datagram"}, {Name: "max_sessions"},
 }}
 
-func (d *cfgDecoder) decodeUDP(b *hcl.Block) *UDPConfig {
-	u := &UDPConfig{
+func (d *decoder) decodeUDP(b *hcl.Block) *UDP {
+	u := &UDP{
 		Name:        b.Labels[0],
-		IdleTimeout: cfgDefaultUDPIdleTimeout,
-		MaxDatagram: cfgMaxUDPDatagram,
-		MaxSessions: cfgDefaultMaxSessions,
+		IdleTimeout: defaultUDPIdleTimeout,
+		MaxDatagram: maxUDPDatagram,
+		MaxSessions: defaultMaxSessions,
 		DefRange:    b.DefRange,
 	}
 	owner := fmt.Sprintf("udp %q", u.Name)
-	c := d.content(b, cfgUDPSchema)
-	d.address(c.Attributes, "address", &u.Address, cfgAddrBind)
+	c := d.content(b, udpSchema)
+	d.address(c.Attributes, "address", &u.Address, addrBind)
 	if !d.given(c.Attributes, "address") {
 		d.missing(b, "address", owner)
 	}
@@ -666,7 +666,7 @@ func (d *cfgDecoder) decodeUDP(b *hcl.Block) *UDPConfig {
 		d.missing(b, "backend", owner)
 	}
 	d.duration(c.Attributes, "idle_timeout", &u.IdleTimeout)
-	d.integer(c.Attributes, "max_datagram", &u.MaxDatagram, 1, cfgMaxUDPDatagram)
+	d.integer(c.Attributes, "max_datagram", &u.MaxDatagram, 1, maxUDPDatagram)
 	d.integer(c.Attributes, "max_sessions", &u.MaxSessions, 0, 1<<31-1)
 	return u
 }

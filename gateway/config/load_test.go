@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"errors"
@@ -36,9 +36,9 @@ func writeConfig(t *testing.T, src string, extra map[string]string) string {
 func mustLoad(t *testing.T, src string, extra map[string]string) *Config {
 	t.Helper()
 	path := writeConfig(t, src, extra)
-	cfg, err := LoadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	return cfg
 }
@@ -190,13 +190,13 @@ backend "voice" {
 func TestConfigFull(t *testing.T) {
 	t.Setenv("FLASHGATE_TEST_ADMIN_TOKEN", "s3cret")
 	path := writeConfig(t, fullConfig, map[string]string{"legacy-crossdomain.xml": legacyPolicy})
-	cfg, err := LoadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	dir := filepath.Dir(path)
 	clearRanges(cfg)
-	gamesAllow := []AllowConfig{
+	gamesAllow := []Allow{
 		{Domain: "*.example.com", Ports: "9000-9010,9443", Secure: policyfile.Bool(false)},
 		{Domain: "203.0.113.7", Ports: "*"},
 	}
@@ -204,15 +204,15 @@ func TestConfigFull(t *testing.T) {
 		File:            path,
 		Dir:             dir,
 		ShutdownTimeout: 45 * time.Second,
-		Log:             LogConfig{Level: "debug", Format: "json"},
-		Admin:           &AdminConfig{Address: "127.0.0.1:0", Token: "s3cret"},
-		ACME: &ACMEConfig{
+		Log:             Log{Level: "debug", Format: "json"},
+		Admin:           &Admin{Address: "127.0.0.1:0", Token: "s3cret"},
+		ACME: &ACME{
 			Email:   "ops@example.com",
 			CA:      "https://acme.example/directory",
 			CARoot:  filepath.Join(dir, "ca-api-root.pem"),
 			Storage: "/var/lib/flashgate",
 		},
-		Policies: []*PolicyConfig{
+		Policies: []*Policy{
 			{
 				Name:        "games",
 				SiteControl: "master-only",
@@ -235,7 +235,7 @@ func TestConfigFull(t *testing.T) {
 				},
 			},
 		},
-		Listeners: []*ListenerConfig{
+		Listeners: []*Listener{
 			{
 				Name: "master", Address: "[::]:843", Policy: "games", Protocol: "binary",
 				SniffTimeout: 300 * time.Millisecond, IdleTimeout: 10 * time.Minute,
@@ -254,7 +254,7 @@ func TestConfigFull(t *testing.T) {
 					},
 					MinVersion: "1.0",
 				},
-				WebSockets: []*WebSocketConfig{
+				WebSockets: []*WebSocket{
 					{Path: "/chat", Backend: "chat", Protocol: "xml"},
 					{Path: "/lobby", Backend: "lobby", Protocol: "binary"},
 				},
@@ -266,7 +266,7 @@ func TestConfigFull(t *testing.T) {
 				TLS: &ListenerTLS{ACME: []string{"games.example.com", "chat.example.com"}, MinVersion: "1.2"},
 			},
 		},
-		Backends: []*BackendConfig{
+		Backends: []*Backend{
 			{
 				Name: "chat", Address: []string{"10.0.0.5:5000", "chat-b.internal:5000"},
 				ConnectTimeout: 2 * time.Second, ProxyProtocol: "v1", Framing: "line", Balance: "least_conn",
@@ -279,7 +279,7 @@ func TestConfigFull(t *testing.T) {
 			{Name: "lobby", Builtin: "echo", ConnectTimeout: 5 * time.Second, Framing: "nul", Balance: "round_robin"},
 			{Name: "voice", Address: []string{"[2001:db8::7]:55555"}, ConnectTimeout: 5 * time.Second, Framing: "nul", Balance: "round_robin"},
 		},
-		UDP: []*UDPConfig{
+		UDP: []*UDP{
 			{Name: "voice", Address: "[::]:55555", Backend: "voice", IdleTimeout: 90 * time.Second, MaxDatagram: 1472, MaxSessions: 500},
 		},
 	}
@@ -361,7 +361,7 @@ udp "u" {
 	if cfg.ShutdownTimeout != 30*time.Second {
 		t.Errorf("ShutdownTimeout = %v, want 30s", cfg.ShutdownTimeout)
 	}
-	if cfg.Log != (LogConfig{Level: "info", Format: "console"}) {
+	if cfg.Log != (Log{Level: "info", Format: "console"}) {
 		t.Errorf("Log = %+v", cfg.Log)
 	}
 	if cfg.Admin != nil || cfg.ACME != nil {
@@ -421,7 +421,7 @@ listener "l" {
 	if cfg.Admin == nil || cfg.Admin.Address != "127.0.0.1:9843" {
 		t.Errorf("Admin = %+v, want default address", cfg.Admin)
 	}
-	if cfg.ACME == nil || cfg.ACME.Redis == nil || *cfg.ACME.Redis != (RedisConfig{Address: "redis.internal:6379", KeyPrefix: "flashgate"}) {
+	if cfg.ACME == nil || cfg.ACME.Redis == nil || *cfg.ACME.Redis != (Redis{Address: "redis.internal:6379", KeyPrefix: "flashgate"}) {
 		t.Errorf("ACME = %+v", cfg.ACME)
 	}
 }
@@ -534,13 +534,13 @@ backend "b" {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeConfig(t, tt.src+"\n"+configBase, nil)
-			_, err := LoadConfig(path)
+			_, err := Load(path)
 			if err == nil {
-				t.Fatalf("LoadConfig succeeded, want %s:%s: %s", path, tt.pos, tt.msg)
+				t.Fatalf("Load succeeded, want %s:%s: %s", path, tt.pos, tt.msg)
 			}
-			var ce *ConfigError
+			var ce *Error
 			if !errors.As(err, &ce) {
-				t.Fatalf("error %T, want *ConfigError: %v", err, err)
+				t.Fatalf("error %T, want *Error: %v", err, err)
 			}
 			got := err.Error()
 			want := path + ":" + tt.pos + ": " + tt.msg
@@ -560,42 +560,42 @@ backend "b" {
 func TestConfigAddresses(t *testing.T) {
 	tests := []struct {
 		addr string
-		kind cfgAddrKind
+		kind addrKind
 		ok   bool
 	}{
-		{"[::]:843", cfgAddrBind, true},
-		{"[::1]:9000", cfgAddrBind, true},
-		{"[fe80::1%eth0]:9000", cfgAddrBind, true},
-		{"0.0.0.0:8843", cfgAddrBind, true},
-		{":9000", cfgAddrBind, true},
-		{"localhost:9000", cfgAddrBind, true},
-		{"127.0.0.1:0", cfgAddrBind, true},
-		{"127.0.0.1:65535", cfgAddrBind, true},
-		{"::1:843", cfgAddrBind, false},
-		{":::843", cfgAddrBind, false},
-		{"1.2.3.4:99999", cfgAddrBind, false},
-		{"1.2.3.4:-1", cfgAddrBind, false},
-		{"1.2.3.4:+80", cfgAddrBind, false},
-		{"1.2.3.4", cfgAddrBind, false},
-		{"example.com:80", cfgAddrBind, false},
-		{"[1.2.3.4]:80", cfgAddrBind, false},
-		{"1.2.3.256:80", cfgAddrBind, false},
-		{"", cfgAddrBind, false},
-		{"chat.internal:5000", cfgAddrDial, true},
-		{"10.0.0.5:5000", cfgAddrDial, true},
-		{"[2001:db8::1]:5000", cfgAddrDial, true},
-		{"my_host:1", cfgAddrDial, true},
-		{"10.0.0.256:5000", cfgAddrDial, false},
-		{":5000", cfgAddrDial, false},
-		{"h:0", cfgAddrDial, false},
-		{"-bad.example:1", cfgAddrDial, false},
-		{"a..b:1", cfgAddrDial, false},
-		{"2001:db8::1:5000", cfgAddrDial, false},
+		{"[::]:843", addrBind, true},
+		{"[::1]:9000", addrBind, true},
+		{"[fe80::1%eth0]:9000", addrBind, true},
+		{"0.0.0.0:8843", addrBind, true},
+		{":9000", addrBind, true},
+		{"localhost:9000", addrBind, true},
+		{"127.0.0.1:0", addrBind, true},
+		{"127.0.0.1:65535", addrBind, true},
+		{"::1:843", addrBind, false},
+		{":::843", addrBind, false},
+		{"1.2.3.4:99999", addrBind, false},
+		{"1.2.3.4:-1", addrBind, false},
+		{"1.2.3.4:+80", addrBind, false},
+		{"1.2.3.4", addrBind, false},
+		{"example.com:80", addrBind, false},
+		{"[1.2.3.4]:80", addrBind, false},
+		{"1.2.3.256:80", addrBind, false},
+		{"", addrBind, false},
+		{"chat.internal:5000", addrDial, true},
+		{"10.0.0.5:5000", addrDial, true},
+		{"[2001:db8::1]:5000", addrDial, true},
+		{"my_host:1", addrDial, true},
+		{"10.0.0.256:5000", addrDial, false},
+		{":5000", addrDial, false},
+		{"h:0", addrDial, false},
+		{"-bad.example:1", addrDial, false},
+		{"a..b:1", addrDial, false},
+		{"2001:db8::1:5000", addrDial, false},
 	}
 	for _, tt := range tests {
-		err := cfgCheckAddress(tt.addr, tt.kind)
+		err := checkAddress(tt.addr, tt.kind)
 		if (err == nil) != tt.ok {
-			t.Errorf("cfgCheckAddress(%q, %d) = %v, want ok=%v", tt.addr, tt.kind, err, tt.ok)
+			t.Errorf("checkAddress(%q, %d) = %v, want ok=%v", tt.addr, tt.kind, err, tt.ok)
 		}
 	}
 }
@@ -628,28 +628,28 @@ func TestConfigSizes(t *testing.T) {
 		{"9999999999999GiB", -1},
 	}
 	for _, tt := range tests {
-		got, err := cfgParseSize(tt.in)
+		got, err := parseSize(tt.in)
 		if tt.want < 0 {
 			if err == nil {
-				t.Errorf("cfgParseSize(%q) = %d, want error", tt.in, got)
+				t.Errorf("parseSize(%q) = %d, want error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("cfgParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
 }
 
 func TestConfigPorts(t *testing.T) {
 	for _, ok := range []string{"*", "80", "1", "65535", "9000-9010", "9000-9000", "843,9000-9010,9443"} {
-		if err := cfgCheckPorts(ok); err != nil {
-			t.Errorf("cfgCheckPorts(%q) = %v, want nil", ok, err)
+		if err := checkPorts(ok); err != nil {
+			t.Errorf("checkPorts(%q) = %v, want nil", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "0", "65536", "9010-9000", "*,80", "80,", ",80", "80-", "-80", "a", "80 ", "1-2-3", "**"} {
-		if err := cfgCheckPorts(bad); err == nil {
-			t.Errorf("cfgCheckPorts(%q) = nil, want error", bad)
+		if err := checkPorts(bad); err == nil {
+			t.Errorf("checkPorts(%q) = nil, want error", bad)
 		}
 	}
 }
@@ -677,7 +677,7 @@ acme {
 }
 
 func TestConfigRelativePaths(t *testing.T) {
-	// ParseConfig resolves from the directory of the filename it is given,
+	// Parse resolves from the directory of the filename it is given,
 	// even when that is relative.
 	t.Chdir(t.TempDir())
 	if err := os.MkdirAll(filepath.Join("conf", "policies"), 0o700); err != nil {
@@ -695,7 +695,7 @@ listener "m" {
   policy  = "legacy"
 }
 `)
-	cfg, err := ParseConfig(src, filepath.Join("conf", "flashgate.hcl"))
+	cfg, err := Parse(src, filepath.Join("conf", "flashgate.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +711,7 @@ listener "m" {
 
 func TestConfigErrorFormat(t *testing.T) {
 	src := "listener \"l\" {\n  address = \"127.0.0.1:0\"\n  backend = \"b\"\n\tidle_timeout  = \"5 minutes\"\n}\nbackend \"b\" {\n  builtin = \"echo\"\n}\n"
-	_, err := ParseConfig([]byte(src), "config.hcl")
+	_, err := Parse([]byte(src), "config.hcl")
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -724,7 +724,7 @@ func TestConfigErrorFormat(t *testing.T) {
 
 	// Several errors come in source order, one message line each.
 	src = "listener \"a\" {\n  address = \"::1:843\"\n  backend = \"nope\"\n}\nshutdown_timeout = \"x\"\n"
-	_, err = ParseConfig([]byte(src), "c.hcl")
+	_, err = Parse([]byte(src), "c.hcl")
 	lines := strings.Split(err.Error(), "\n")
 	var heads []string
 	for _, l := range lines {
@@ -742,7 +742,7 @@ func TestConfigErrorFormat(t *testing.T) {
 
 // TestConfigPolicyFileDiagnostics: lint findings of a policy file come back
 // at their line in that file, warnings in Config.Warnings, errors in the
-// ConfigError.
+// Error.
 func TestConfigPolicyFileDiagnostics(t *testing.T) {
 	const src = `
 policy "open" {
@@ -755,7 +755,7 @@ listener "m" {
 `
 	open := "<cross-domain-policy>\n  <allow-access-from domain=\"*\" to-ports=\"*\"/>\n</cross-domain-policy>\n"
 	path := writeConfig(t, src, map[string]string{"open.xml": open})
-	cfg, err := LoadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -768,14 +768,14 @@ listener "m" {
 
 	bad := "<cross-domain-policy>\n  <allow-access-from domain=\"*\"/>\n</cross-domain-policy>\n"
 	path = writeConfig(t, src, map[string]string{"open.xml": bad})
-	_, err = LoadConfig(path)
+	_, err = Load(path)
 	xml = filepath.Join(filepath.Dir(path), "open.xml")
 	if err == nil || !strings.HasPrefix(err.Error(), xml+":2:") {
 		t.Errorf("err = %v, want a finding at %s:2", err, xml)
 	}
 
 	path = writeConfig(t, src, nil)
-	_, err = LoadConfig(path)
+	_, err = Load(path)
 	if err == nil || !strings.HasPrefix(err.Error(), path+":2:1: ") || !strings.Contains(err.Error(), "open.xml") {
 		t.Errorf("err = %v, want the missing file reported at the policy block", err)
 	}
@@ -794,32 +794,32 @@ func TestConfigDiagFormat(t *testing.T) {
 	want := "/p/legacy.xml:2:3: warning: \"*\" to \"*\": any SWF may connect to any port\n" +
 		"    2 |   <allow-access-from domain=\"*\" to-ports=\"*\"/>\n" +
 		"      |   ^"
-	if got := cfgFormatDiag(warn, files, "config.hcl"); got != want {
+	if got := formatDiag(warn, files, "config.hcl"); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	noSubject := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "policy rules broken"}
-	if got := cfgFormatDiag(noSubject, files, "config.hcl"); got != "config.hcl: policy rules broken" {
+	if got := formatDiag(noSubject, files, "config.hcl"); got != "config.hcl: policy rules broken" {
 		t.Errorf("got %q", got)
 	}
 	outside := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "s", Subject: &hcl.Range{Filename: "/p/legacy.xml", Start: hcl.Pos{Line: 40, Column: 3}}}
-	if got := cfgFormatDiag(outside, files, "config.hcl"); got != "/p/legacy.xml:40:3: s" {
+	if got := formatDiag(outside, files, "config.hcl"); got != "/p/legacy.xml:40:3: s" {
 		t.Errorf("got %q", got)
 	}
-	e := &ConfigError{Diags: hcl.Diagnostics{warn, noSubject}}
+	e := &Error{Diags: hcl.Diagnostics{warn, noSubject}}
 	if got := e.Error(); got != "config: policy rules broken" {
-		t.Errorf("ConfigError without filename: %q", got)
+		t.Errorf("Error without filename: %q", got)
 	}
 }
 
 func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.hcl"))
+	_, err := Load(filepath.Join(t.TempDir(), "nope.hcl"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
 }
 
 func TestConfigEmpty(t *testing.T) {
-	cfg, err := ParseConfig(nil, "empty.hcl")
+	cfg, err := Parse(nil, "empty.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"time"
@@ -17,14 +17,14 @@ type Config struct {
 	Dir  string
 
 	ShutdownTimeout time.Duration // default 30s
-	Log             LogConfig
-	Admin           *AdminConfig // nil: no admin listener
-	ACME            *ACMEConfig  // nil: no ACME
+	Log             Log
+	Admin           *Admin // nil: no admin listener
+	ACME            *ACME  // nil: no ACME
 
-	Policies  []*PolicyConfig
-	Listeners []*ListenerConfig
-	Backends  []*BackendConfig
-	UDP       []*UDPConfig
+	Policies  []*Policy
+	Listeners []*Listener
+	Backends  []*Backend
+	UDP       []*UDP
 
 	// Warnings holds the warning diagnostics of loading (e.g. policy file
 	// lint warnings), each formatted like an error: "FILE:LINE:COL: warning:
@@ -32,29 +32,29 @@ type Config struct {
 	Warnings []string
 }
 
-// LogConfig is the log block.
-type LogConfig struct {
+// Log is the log block.
+type Log struct {
 	Level  string // debug | info | warn | error (default info)
 	Format string // console | json (default console)
 }
 
-// AdminConfig is the admin block.
-type AdminConfig struct {
+// Admin is the admin block.
+type Admin struct {
 	Address string // default 127.0.0.1:9843
 	Token   string // optional bearer token
 }
 
-// ACMEConfig is the acme block.
-type ACMEConfig struct {
+// ACME is the acme block.
+type ACME struct {
 	Email   string
-	CA      string       // directory URL
-	CARoot  string       // absolute path of an extra root for the CA's API, or ""
-	Storage string       // absolute path of certmagic file storage, or ""
-	Redis   *RedisConfig // shared storage instead of Storage
+	CA      string // directory URL
+	CARoot  string // absolute path of an extra root for the CA's API, or ""
+	Storage string // absolute path of certmagic file storage, or ""
+	Redis   *Redis // shared storage instead of Storage
 }
 
-// RedisConfig is the acme.redis block.
-type RedisConfig struct {
+// Redis is the acme.redis block.
+type Redis struct {
 	Address   string
 	Password  string
 	DB        int
@@ -62,27 +62,27 @@ type RedisConfig struct {
 	TLS       bool
 }
 
-// PolicyConfig is a policy block, with its policy built: from allow blocks,
+// Policy is a policy block, with its policy built: from allow blocks,
 // or parsed from File.
-type PolicyConfig struct {
+type Policy struct {
 	Name        string
-	SiteControl string        // none | master-only | all, or "" when unset
-	Allow       []AllowConfig // empty when File is set
-	File        string        // absolute path, or ""
+	SiteControl string  // none | master-only | all, or "" when unset
+	Allow       []Allow // empty when File is set
+	File        string  // absolute path, or ""
 	Policy      *policyfile.Policy
 	DefRange    hcl.Range
 }
 
-// AllowConfig is one allow block of a policy.
-type AllowConfig struct {
+// Allow is one allow block of a policy.
+type Allow struct {
 	Domain string
 	Ports  string
 	Secure *bool
 	Range  hcl.Range
 }
 
-// ListenerConfig is a listener block.
-type ListenerConfig struct {
+// Listener is a listener block.
+type Listener struct {
 	Name                string
 	Address             string
 	Policy              string        // policy name or ""
@@ -96,7 +96,7 @@ type ListenerConfig struct {
 	ProxyProtocol       string        // "", v1, v2
 	ReusePort           bool
 	TLS                 *ListenerTLS // nil: no termination
-	WebSockets          []*WebSocketConfig
+	WebSockets          []*WebSocket
 	DefRange            hcl.Range
 }
 
@@ -115,16 +115,16 @@ type CertPair struct {
 	KeyFile  string
 }
 
-// WebSocketConfig is a websocket "PATH" block.
-type WebSocketConfig struct {
+// WebSocket is a websocket "PATH" block.
+type WebSocket struct {
 	Path     string
 	Backend  string // default: the listener's
 	Protocol string // default: the listener's
 	DefRange hcl.Range
 }
 
-// BackendConfig is a backend block.
-type BackendConfig struct {
+// Backend is a backend block.
+type Backend struct {
 	Name           string
 	Address        []string      // host:port, tried in order
 	Builtin        string        // "echo", or ""
@@ -152,8 +152,8 @@ type BackendTLS struct {
 	Revocation string // soft (default) | required | off
 }
 
-// UDPConfig is a udp block.
-type UDPConfig struct {
+// UDP is a udp block.
+type UDP struct {
 	Name        string
 	Address     string
 	Backend     string
@@ -164,7 +164,7 @@ type UDPConfig struct {
 }
 
 // Policy returns the policy block named name, or nil.
-func (c *Config) Policy(name string) *PolicyConfig {
+func (c *Config) Policy(name string) *Policy {
 	for _, p := range c.Policies {
 		if p.Name == name {
 			return p
@@ -174,7 +174,7 @@ func (c *Config) Policy(name string) *PolicyConfig {
 }
 
 // Backend returns the backend block named name, or nil.
-func (c *Config) Backend(name string) *BackendConfig {
+func (c *Config) Backend(name string) *Backend {
 	for _, b := range c.Backends {
 		if b.Name == name {
 			return b

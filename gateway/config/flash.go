@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 //
 // A site_control attribute in the block applies when the file has no
 // site-control element; when both are given they must agree.
-func loadPolicyFile(pc *PolicyConfig) hcl.Diagnostics {
+func loadPolicyFile(pc *Policy) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	def := pc.DefRange
 	data, err := readPolicyFile(pc.File)
@@ -51,7 +51,7 @@ func loadPolicyFile(pc *PolicyConfig) hcl.Diagnostics {
 		return diags
 	}
 	p, err := policyfile.Parse(data)
-	if err != nil { // Lint reports everything Parse refuses; be safe anyway
+	if err != nil { // Lint reports everything policyfile.Parse refuses; be safe anyway
 		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("policy %q: %v", pc.Name, err),
@@ -197,7 +197,7 @@ func validateFlashRules(cfg *Config) hcl.Diagnostics {
 }
 
 // policyOf returns the policy a policy block serves.
-func policyOf(pc *PolicyConfig) *policyfile.Policy {
+func policyOf(pc *Policy) *policyfile.Policy {
 	if pc.Policy != nil {
 		return pc.Policy
 	}
