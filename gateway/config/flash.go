@@ -119,7 +119,8 @@ func fileRange(name string, data []byte, line, col int) hcl.Range {
 }
 
 // validateFlashRules refuses configurations that Flash clients would silently
-// reject (DESIGN.md, "Validation refuses"). It runs after references resolve.
+// reject, each with a message that names the Flash rule. It runs after
+// references resolve.
 //
 // For every listener with a policy and a known port (port 0, as in tests,
 // skips these rules):

@@ -15,7 +15,7 @@ import (
 	"github.com/flashgate/flashgate/policyfile"
 )
 
-// Defaults filled in by the loader (DESIGN.md section 2, "Config").
+// Defaults filled in by the loader for attributes and blocks left out.
 const (
 	defaultShutdownTimeout = 30 * time.Second
 	defaultAdminAddress    = "127.0.0.1:9843"

@@ -72,7 +72,7 @@ const legacyPolicy = `<?xml version="1.0"?>
 </cross-domain-policy>
 `
 
-// fullConfig exercises every block of DESIGN.md section 2.
+// fullConfig uses every kind of block the loader knows.
 const fullConfig = `
 shutdown_timeout = "45s"
 
