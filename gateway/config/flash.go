@@ -197,6 +197,30 @@ func validateFlashRules(cfg *Config) hcl.Diagnostics {
 	return diags
 }
 
+// checkPolicySize refuses a policy whose XML, as the gateway serves it
+// (policyfile.Policy.Generate, also for a policy read from a file), is
+// policyfile.MaxSize bytes or more: the player refuses such a policy, and a
+// policy file of that size is refused already. It reports at the policy
+// block.
+func checkPolicySize(pc *Policy) hcl.Diagnostics {
+	if pc.Policy == nil {
+		return nil
+	}
+	n := len(pc.Policy.Generate())
+	if n < policyfile.MaxSize {
+		return nil
+	}
+	def := pc.DefRange
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary: fmt.Sprintf("policy %q is %d bytes of XML as served, over the limit: the player refuses policies of %d bytes or more",
+			pc.Name, n, policyfile.MaxSize),
+		Detail: "Flash rule: the player (and Adobe's sample policy servers) refuse a policy that large. " +
+			"Fewer allow blocks cover as much: a ports list or range (\"9000-9010,9443\"), or a domain wildcard (\"*.example.com\").",
+		Subject: &def,
+	}}
+}
+
 // policyOf returns the policy a policy block serves.
 func policyOf(pc *Policy) *policyfile.Policy {
 	if pc.Policy != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,5 +173,110 @@ listener "chat" {
 	_, err := loadFlash(t, src, nil)
 	if err == nil || !strings.Contains(err.Error(), `policy "games" does not grant port 9000`) {
 		t.Fatalf("Load error = %v", err)
+	}
+}
+
+// sizedAllow returns n allow rules, each for its own domain.
+func sizedAllow(n int) []policyfile.Allow {
+	allow := make([]policyfile.Allow, n)
+	for i := range allow {
+		allow[i] = policyfile.Allow{Domain: fmt.Sprintf("h%d.example.com", i), ToPorts: "9000"}
+	}
+	return allow
+}
+
+// servedSize is the size of the XML the gateway serves for a policy of
+// sizedAllow(n).
+func servedSize(n int) int {
+	return len((&policyfile.Policy{Allow: sizedAllow(n)}).Generate())
+}
+
+// largestPolicyUnder returns the largest n whose servedSize stays under
+// policyfile.MaxSize.
+func largestPolicyUnder(t *testing.T) int {
+	t.Helper()
+	for n := 1; n < policyfile.MaxSize; n++ {
+		if servedSize(n+1) >= policyfile.MaxSize {
+			return n
+		}
+	}
+	t.Fatal("no policy reaches policyfile.MaxSize")
+	return 0
+}
+
+func TestPolicySizeLimit(t *testing.T) {
+	under := largestPolicyUnder(t)
+	const listener = `
+listener "game" {
+  address = "127.0.0.1:9000"
+  policy  = "big"
+  backend = "game"
+}
+` + flashBackend
+	inline := func(n int) string {
+		var b strings.Builder
+		b.WriteString("\npolicy \"big\" {\n")
+		for _, a := range sizedAllow(n) {
+			fmt.Fprintf(&b, "  allow {\n    domain = %q\n    ports  = %q\n  }\n", a.Domain, a.ToPorts)
+		}
+		b.WriteString("}\n")
+		return b.String() + listener
+	}
+	// A policy file under the limit whose served form is not: the gateway
+	// serves the policy as Generate renders it, with the XML declaration
+	// and DOCTYPE the file leaves out.
+	var file string
+	var fileSize int
+	for n := under - 10; n <= under+10; n++ {
+		size := servedSize(n)
+		var b strings.Builder
+		b.WriteString("<cross-domain-policy>")
+		for _, a := range sizedAllow(n) {
+			fmt.Fprintf(&b, `<allow-access-from domain="%s" to-ports="%s"/>`, a.Domain, a.ToPorts)
+		}
+		b.WriteString("</cross-domain-policy>")
+		if size >= policyfile.MaxSize && b.Len() < policyfile.MaxSize {
+			file, fileSize = b.String(), size
+			break
+		}
+	}
+	if file == "" {
+		t.Fatal("found no policy file under the limit that is served over it")
+	}
+
+	tests := []struct {
+		name  string
+		src   string
+		files map[string]string
+		size  int // 0: loads
+	}{
+		{"one block", inline(1), nil, 0},
+		{"largest under the limit", inline(under), nil, 0},
+		{"one block over", inline(under + 1), nil, servedSize(under + 1)},
+		{"800 blocks", inline(800), nil, servedSize(800)},
+		{"file served over the limit", "\npolicy \"big\" {\n  file = \"big.xml\"\n}\n" + listener,
+			map[string]string{"big.xml": file}, fileSize},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadFlash(t, tt.src, tt.files)
+			if tt.size == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if n := len(cfg.Policy("big").Policy.Generate()); n >= policyfile.MaxSize {
+					t.Fatalf("loaded a policy of %d bytes", n)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("a policy of %d bytes loaded", tt.size)
+			}
+			want := fmt.Sprintf(`config.hcl:2:1: policy "big" is %d bytes of XML as served, over the limit: the player refuses policies of %d bytes or more`,
+				tt.size, policyfile.MaxSize)
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, want)
+			}
+		})
 	}
 }

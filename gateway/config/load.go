@@ -35,12 +35,14 @@ const (
 // Load reads, decodes and validates the config file at path.
 //
 // An invalid config yields a *Error whose Error lists every problem as
-// "FILE:LINE:COL: message" with the offending source line; a file that cannot
-// be read yields the os error, wrapped.
+// "FILE:LINE:COL: message" with the offending source line. The file must be
+// a regular file of at most 1 MiB, the limit file() applies too, so a device
+// such as /dev/zero cannot fill memory and a FIFO cannot hang the loader;
+// anything else, or a file that cannot be read, is an error naming path.
 func Load(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSmallFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return Parse(src, path)
 }
@@ -54,7 +56,9 @@ func Load(path string) (*Config, error) {
 // Addresses are "host:port" with a numeric port and IPv6 hosts in brackets
 // ("[::]:843"); listening addresses (listener, udp, admin) take an IP, an
 // empty host or "localhost", and may use port 0; backend and redis addresses
-// may name a host. A null value counts as unset. The functions env("NAME")
+// may name a host. A backend address may give its port as a service name
+// ("host:http"): it is resolved here with net.LookupPort, so every backend
+// address in the Config has a numeric port. A null value counts as unset. The functions env("NAME")
 // ("" when unset) and file("path") (a regular file of at most 1 MiB, relative
 // to the config's directory) are available; variables are not.
 func Parse(src []byte, filename string) (*Config, error) {
@@ -98,14 +102,7 @@ type decoder struct {
 	files    map[string]*hcl.File
 	diags    hcl.Diagnostics
 	refs     []blockRef
-}
-
-// blockRef is a reference to a named block, resolved once all blocks are read.
-type blockRef struct {
-	kind  string // "policy" or "backend"
-	name  string
-	owner string // e.g. `listener "chat"`
-	rng   hcl.Range
+	services []serviceRef
 }
 
 func (d *decoder) errorf(rng hcl.Range, detail, summary string, args ...any) {
@@ -223,58 +220,6 @@ func (d *decoder) addDiags(diags hcl.Diagnostics, fallback hcl.Range) {
 	}
 }
 
-// resolve checks references between blocks and the rules that span blocks.
-func (d *decoder) resolve(cfg *Config) {
-	for _, r := range d.refs {
-		var found bool
-		switch r.kind {
-		case "policy":
-			found = cfg.Policy(r.name) != nil
-		case "backend":
-			found = cfg.Backend(r.name) != nil
-		}
-		if !found {
-			d.errorf(r.rng, fmt.Sprintf("%s refers to %s %q, which is not defined", r.owner, r.kind, r.name),
-				"undefined %s %q", r.kind, r.name)
-		}
-	}
-	usesACME := false
-	for _, l := range cfg.Listeners {
-		if l.TLS != nil && len(l.TLS.ACME) > 0 {
-			usesACME = true
-		}
-	}
-	if usesACME && cfg.ACME == nil {
-		for _, l := range cfg.Listeners {
-			if l.TLS != nil && len(l.TLS.ACME) > 0 {
-				d.errorf(l.DefRange, "a tls block with acme names needs a top-level acme block", "listener %q uses ACME but there is no acme block", l.Name)
-			}
-		}
-	}
-	seen := map[string]string{}
-	for _, l := range cfg.Listeners {
-		if l.Address == "" || strings.HasSuffix(l.Address, ":0") {
-			continue
-		}
-		if other, ok := seen[l.Address]; ok {
-			d.errorf(l.DefRange, "", "listener %q: address %q is already used by listener %q", l.Name, l.Address, other)
-			continue
-		}
-		seen[l.Address] = l.Name
-	}
-	seen = map[string]string{}
-	for _, u := range cfg.UDP {
-		if u.Address == "" || strings.HasSuffix(u.Address, ":0") {
-			continue
-		}
-		if other, ok := seen[u.Address]; ok {
-			d.errorf(u.DefRange, "", "udp %q: address %q is already used by udp %q", u.Name, u.Address, other)
-			continue
-		}
-		seen[u.Address] = u.Name
-	}
-}
-
 // --- blocks ---
 
 var logSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "level"}, {Name: "format"}}}
@@ -383,6 +328,7 @@ func (d *decoder) decodePolicy(b *hcl.Block) *Policy {
 	}
 	if hasFile && len(c.Blocks) == 0 {
 		d.addDiags(loadPolicyFile(pc), fileRng)
+		d.addDiags(checkPolicySize(pc), hcl.Range{})
 	}
 	if hasFile || len(c.Blocks) == 0 {
 		return pc
@@ -413,6 +359,7 @@ func (d *decoder) decodePolicy(b *hcl.Block) *Policy {
 		pol.Allow = append(pol.Allow, policyfile.Allow{Domain: a.Domain, ToPorts: a.Ports, Secure: a.Secure})
 	}
 	pc.Policy = pol
+	d.addDiags(checkPolicySize(pc), hcl.Range{})
 	return pc
 }
 
@@ -586,9 +533,11 @@ func (d *decoder) decodeBackend(b *hcl.Block) *Backend {
 		if len(bc.Address) == 0 {
 			d.errorf(addrRng, "", "empty address list in %s", owner)
 		}
-		for _, a := range bc.Address {
-			if err := checkAddress(a, addrDial); err != nil {
+		for i, a := range bc.Address {
+			if err := checkAddress(a, addrBackend); err != nil {
 				d.errorf(addrRng, err.Error(), "invalid address %q", a)
+			} else if _, port, _ := net.SplitHostPort(a); serviceName(port) {
+				d.services = append(d.services, serviceRef{backend: bc, index: i, rng: addrRng})
 			}
 		}
 	}

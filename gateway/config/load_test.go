@@ -2,11 +2,9 @@ package config
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -557,125 +555,6 @@ backend "b" {
 	}
 }
 
-func TestConfigAddresses(t *testing.T) {
-	tests := []struct {
-		addr string
-		kind addrKind
-		ok   bool
-	}{
-		{"[::]:843", addrBind, true},
-		{"[::1]:9000", addrBind, true},
-		{"[fe80::1%eth0]:9000", addrBind, true},
-		{"0.0.0.0:8843", addrBind, true},
-		{":9000", addrBind, true},
-		{"localhost:9000", addrBind, true},
-		{"127.0.0.1:0", addrBind, true},
-		{"127.0.0.1:65535", addrBind, true},
-		{"::1:843", addrBind, false},
-		{":::843", addrBind, false},
-		{"1.2.3.4:99999", addrBind, false},
-		{"1.2.3.4:-1", addrBind, false},
-		{"1.2.3.4:+80", addrBind, false},
-		{"1.2.3.4", addrBind, false},
-		{"example.com:80", addrBind, false},
-		{"[1.2.3.4]:80", addrBind, false},
-		{"1.2.3.256:80", addrBind, false},
-		{"", addrBind, false},
-		{"chat.internal:5000", addrDial, true},
-		{"10.0.0.5:5000", addrDial, true},
-		{"[2001:db8::1]:5000", addrDial, true},
-		{"my_host:1", addrDial, true},
-		{"10.0.0.256:5000", addrDial, false},
-		{":5000", addrDial, false},
-		{"h:0", addrDial, false},
-		{"-bad.example:1", addrDial, false},
-		{"a..b:1", addrDial, false},
-		{"2001:db8::1:5000", addrDial, false},
-	}
-	for _, tt := range tests {
-		err := checkAddress(tt.addr, tt.kind)
-		if (err == nil) != tt.ok {
-			t.Errorf("checkAddress(%q, %d) = %v, want ok=%v", tt.addr, tt.kind, err, tt.ok)
-		}
-	}
-}
-
-func TestConfigSizes(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64 // -1: error
-	}{
-		{"0", 0},
-		{"1472", 1472},
-		{"512B", 512},
-		{"64KiB", 64 << 10},
-		{"64kib", 64 << 10},
-		{"64 KiB", 64 << 10},
-		{"10KB", 10000},
-		{"1MiB", 1 << 20},
-		{"2MB", 2000000},
-		{"1GiB", 1 << 30},
-		{"3GB", 3000000000},
-		{"64KB?", -1},
-		{"-1", -1},
-		{"-1KiB", -1},
-		{"1.5MiB", -1},
-		{"KiB", -1},
-		{"", -1},
-		{"1TiB", -1},
-		{"0x10", -1},
-		{"99999999999999999999", -1},
-		{"9999999999999GiB", -1},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if tt.want < 0 {
-			if err == nil {
-				t.Errorf("parseSize(%q) = %d, want error", tt.in, got)
-			}
-			continue
-		}
-		if err != nil || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
-		}
-	}
-}
-
-func TestConfigPorts(t *testing.T) {
-	for _, ok := range []string{"*", "80", "1", "65535", "9000-9010", "9000-9000", "843,9000-9010,9443"} {
-		if err := checkPorts(ok); err != nil {
-			t.Errorf("checkPorts(%q) = %v, want nil", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "0", "65536", "9010-9000", "*,80", "80,", ",80", "80-", "-80", "a", "80 ", "1-2-3", "**"} {
-		if err := checkPorts(bad); err == nil {
-			t.Errorf("checkPorts(%q) = nil, want error", bad)
-		}
-	}
-}
-
-func TestConfigEnvAndFile(t *testing.T) {
-	t.Setenv("FLASHGATE_TEST_TOKEN", "tok-123")
-	t.Setenv("FLASHGATE_TEST_PORT", "9001")
-	os.Unsetenv("FLASHGATE_TEST_UNSET")
-	cfg := mustLoad(t, `
-admin {
-  address = "127.0.0.1:${env("FLASHGATE_TEST_PORT")}"
-  token   = env("FLASHGATE_TEST_TOKEN")
-}
-acme {
-  email = env("FLASHGATE_TEST_UNSET")
-  ca    = file("ca-url.txt")
-}
-`, map[string]string{"ca-url.txt": "https://acme.example/dir"})
-	if cfg.Admin.Address != "127.0.0.1:9001" || cfg.Admin.Token != "tok-123" {
-		t.Errorf("Admin = %+v", cfg.Admin)
-	}
-	if cfg.ACME.Email != "" || cfg.ACME.CA != "https://acme.example/dir" {
-		t.Errorf("ACME = %+v", cfg.ACME)
-	}
-}
-
 func TestConfigRelativePaths(t *testing.T) {
 	// Parse resolves from the directory of the filename it is given,
 	// even when that is relative.
@@ -706,37 +585,6 @@ listener "m" {
 	}
 	if cfg.Dir != filepath.Join(wd, "conf") || cfg.File != filepath.Join("conf", "flashgate.hcl") {
 		t.Errorf("Dir, File = %q, %q", cfg.Dir, cfg.File)
-	}
-}
-
-func TestConfigErrorFormat(t *testing.T) {
-	src := "listener \"l\" {\n  address = \"127.0.0.1:0\"\n  backend = \"b\"\n\tidle_timeout  = \"5 minutes\"\n}\nbackend \"b\" {\n  builtin = \"echo\"\n}\n"
-	_, err := Parse([]byte(src), "config.hcl")
-	if err == nil {
-		t.Fatal("no error")
-	}
-	want := "config.hcl:4:18: invalid duration \"5 minutes\" for idle_timeout: time: unknown unit \" minutes\" in duration \"5 minutes\"\n" +
-		"    4 | \tidle_timeout  = \"5 minutes\"\n" +
-		"      | \t                ^"
-	if got := err.Error(); got != want {
-		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
-	}
-
-	// Several errors come in source order, one message line each.
-	src = "listener \"a\" {\n  address = \"::1:843\"\n  backend = \"nope\"\n}\nshutdown_timeout = \"x\"\n"
-	_, err = Parse([]byte(src), "c.hcl")
-	lines := strings.Split(err.Error(), "\n")
-	var heads []string
-	for _, l := range lines {
-		if m := regexp.MustCompile(`^c\.hcl:\d+:\d+`).FindString(l); m != "" {
-			heads = append(heads, m)
-		}
-	}
-	if want := []string{"c.hcl:2:13", "c.hcl:3:13", "c.hcl:5:20"}; !reflect.DeepEqual(heads, want) {
-		t.Errorf("positions %q, want %q in:\n%s", heads, want, err)
-	}
-	if len(lines) != 9 {
-		t.Errorf("got %d lines, want 3 diagnostics of 3 lines:\n%s", len(lines), err)
 	}
 }
 
@@ -778,43 +626,6 @@ listener "m" {
 	_, err = Load(path)
 	if err == nil || !strings.HasPrefix(err.Error(), path+":2:1: ") || !strings.Contains(err.Error(), "open.xml") {
 		t.Errorf("err = %v, want the missing file reported at the policy block", err)
-	}
-}
-
-func TestConfigDiagFormat(t *testing.T) {
-	f := &hcl.File{Bytes: []byte("<cross-domain-policy>\n  <allow-access-from domain=\"*\" to-ports=\"*\"/>\n</cross-domain-policy>\n")}
-	files := map[string]*hcl.File{"/p/legacy.xml": f}
-	warn := &hcl.Diagnostic{
-		Severity: hcl.DiagWarning,
-		Summary:  "\"*\" to \"*\"",
-		Detail:   "any SWF may connect\nto any port",
-		// A subject from a non-HCL parser may carry line and column only.
-		Subject: &hcl.Range{Filename: "/p/legacy.xml", Start: hcl.Pos{Line: 2, Column: 3}},
-	}
-	want := "/p/legacy.xml:2:3: warning: \"*\" to \"*\": any SWF may connect to any port\n" +
-		"    2 |   <allow-access-from domain=\"*\" to-ports=\"*\"/>\n" +
-		"      |   ^"
-	if got := formatDiag(warn, files, "config.hcl"); got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-	noSubject := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "policy rules broken"}
-	if got := formatDiag(noSubject, files, "config.hcl"); got != "config.hcl: policy rules broken" {
-		t.Errorf("got %q", got)
-	}
-	outside := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "s", Subject: &hcl.Range{Filename: "/p/legacy.xml", Start: hcl.Pos{Line: 40, Column: 3}}}
-	if got := formatDiag(outside, files, "config.hcl"); got != "/p/legacy.xml:40:3: s" {
-		t.Errorf("got %q", got)
-	}
-	e := &Error{Diags: hcl.Diagnostics{warn, noSubject}}
-	if got := e.Error(); got != "config: policy rules broken" {
-		t.Errorf("Error without filename: %q", got)
-	}
-}
-
-func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.hcl"))
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
 }
 

@@ -34,10 +34,14 @@ const (
 	addrBind addrKind = iota
 	// addrDial: a remote address. The host may be a name; port 1-65535.
 	addrDial
+	// addrBackend: a backend's address: as addrDial, and the port may be a
+	// service name ("http"), which the decoder resolves to its number.
+	addrBackend
 )
 
 // checkAddress validates a "host:port" address. IPv6 hosts must be
-// bracketed ("[::]:843"); ports must be numeric.
+// bracketed ("[::]:843"); ports must be numeric, except that a backend's
+// may be a service name.
 func checkAddress(s string, kind addrKind) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -53,9 +57,11 @@ func checkAddress(s string, kind addrKind) error {
 	if strings.HasPrefix(s, "[") && !strings.Contains(host, ":") {
 		return fmt.Errorf("brackets are for IPv6 addresses only: write %q", net.JoinHostPort(host, port))
 	}
-	p, err := portNumber(port)
-	if err != nil {
-		return err
+	p := -1 // a service name, resolved by decoder.resolveServices
+	if kind != addrBackend || !serviceName(port) {
+		if p, err = portNumber(port); err != nil {
+			return err
+		}
 	}
 	switch kind {
 	case addrBind:
@@ -65,7 +71,7 @@ func checkAddress(s string, kind addrKind) error {
 		if _, err := netip.ParseAddr(host); err != nil {
 			return fmt.Errorf("host %q: a listening address takes an IP address, \"localhost\" or nothing (all interfaces)", host)
 		}
-	case addrDial:
+	case addrDial, addrBackend:
 		if p == 0 {
 			return errors.New("port 0: a remote port must be 1-65535")
 		}
@@ -98,6 +104,28 @@ func portNumber(s string) (int, error) {
 		return 0, fmt.Errorf("port %d: out of range 0-65535", n)
 	}
 	return n, nil
+}
+
+// serviceName reports whether s is written as a service name such as
+// "http" or "xmpp-client": letters, digits, '-' and '_', at least one
+// letter, not starting with '-'. Whether the system knows it is up to
+// net.LookupPort.
+func serviceName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9' || c == '-' || c == '_':
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 func looksNumeric(h string) bool {
@@ -257,13 +285,13 @@ func functions(dir string) map[string]function.Function {
 	}
 }
 
-// maxFileSize bounds what file() reads: it is meant for tokens,
-// keys and certificates, not for devices or logs.
+// maxFileSize bounds what file() reads, and the config file itself: they
+// are meant for tokens, keys, certificates and configs, not for devices or logs.
 const maxFileSize = 1 << 20
 
 // readSmallFile reads a regular file of at most maxFileSize bytes.
-// Devices and pipes are refused before they are opened, so file("/dev/zero")
-// or a FIFO cannot hang the loader.
+// Devices and pipes are refused before they are opened, so /dev/zero or a
+// FIFO (as the config file, or through file()) cannot hang the loader.
 func readSmallFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -277,6 +305,12 @@ func readSmallFile(path string) ([]byte, error) {
 		return nil, osErr(err)
 	}
 	defer f.Close()
+	// The path may have been replaced between Stat and Open.
+	if fi, err := f.Stat(); err != nil {
+		return nil, osErr(err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, osErr(err)
