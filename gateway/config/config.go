@@ -126,7 +126,7 @@ type WebSocket struct {
 // Backend is a backend block.
 type Backend struct {
 	Name           string
-	Address        []string      // host:port, tried in order
+	Address        []string      // host:port with a numeric port (service names resolved at load), tried in order
 	Builtin        string        // "echo", or ""
 	ConnectTimeout time.Duration // default 5s
 	ProxyProtocol  string        // "", v1, v2
