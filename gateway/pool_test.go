@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"io"
 	"net"
 	"testing"
@@ -53,47 +52,6 @@ func TestPoolRoundRobinAndFailover(t *testing.T) {
 	}
 	if n := counterValue(gw.metrics.dialErrors.WithLabelValues("pool")); n != 1 {
 		t.Fatalf("dial errors %d, want 1: a down server is skipped while others are up", n)
-	}
-}
-
-func TestPoolAllDownStillTried(t *testing.T) {
-	dead := deadAddr(t)
-	bk := newBackend(&BackendConfig{Name: "p", Address: []string{dead}, ConnectTimeout: time.Second})
-	if _, _, err := bk.dialServer(context.Background()); err == nil {
-		t.Fatal("dial to a dead address succeeded")
-	}
-	if bk.servers[0].up() {
-		t.Fatal("a failed dial should mark the server down")
-	}
-	// The server comes back: with every server down, it is still tried,
-	// and a success marks it up at once.
-	ln, err := net.Listen("tcp", dead)
-	if err != nil {
-		t.Skipf("port %s taken meanwhile: %v", dead, err)
-	}
-	defer ln.Close()
-	c, s, err := bk.dialServer(context.Background())
-	if err != nil {
-		t.Fatalf("all down: the server should still be tried: %v", err)
-	}
-	c.Close()
-	s.release()
-	if !bk.servers[0].up() {
-		t.Fatal("a successful dial should mark the server up")
-	}
-}
-
-func TestPassiveBackoffDoubles(t *testing.T) {
-	s := &server{addr: "x"}
-	for i, want := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute} {
-		s.failed(io.EOF, false)
-		if s.penalty != want {
-			t.Fatalf("failure %d: down for %v, want %v", i+1, s.penalty, want)
-		}
-	}
-	s.succeeded()
-	if !s.up() || s.penalty != 0 {
-		t.Fatal("success should reset the penalty")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/upstream"
 	"github.com/flashgate/flashgate/tlsterm"
 )
 
@@ -117,24 +118,8 @@ func termConfig(cfg *Config, t *ListenerTLS) tlsterm.TermConfig {
 // tlsDialer builds the TLS origination of a backend.
 func (g *Gateway) tlsDialer(bc *BackendConfig) (*tlsterm.Dialer, error) {
 	t := bc.TLS
-	req, err := tlsterm.ParseRequire(t.Require)
-	if err != nil {
-		return nil, fmt.Errorf("backend %q: tls: %w", bc.Name, err)
-	}
-	mode, err := tlsterm.ParseRevocationMode(t.Revocation)
-	if err != nil {
-		return nil, fmt.Errorf("backend %q: tls: %w", bc.Name, err)
-	}
-	d := &tlsterm.Dialer{ServerName: t.ServerName, Require: req, Revocation: mode,
-		Timeout: bc.ConnectTimeout, Checker: g.revocation}
-	if t.CAFile != "" {
-		pool, err := tlsterm.LoadCAFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("backend %q: tls: %w", bc.Name, err)
-		}
-		d.RootCAs = pool
-	}
-	return d, nil
+	return upstream.NewTLSDialer(bc.Name, upstream.TLS{ServerName: t.ServerName, CAFile: t.CAFile,
+		Require: t.Require, Revocation: t.Revocation}, bc.ConnectTimeout, g.revocation)
 }
 
 // closeTerminators stops terminators a reload or shutdown left behind.

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"context"
@@ -10,43 +10,32 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Host-name servers for the event loops, which never block on a resolver:
-// a goroutine per backend resolves its names at start and every
-// resolveEvery after, keeping the last good answer when a lookup fails
-// (as HAProxy's resolvers do), and at once (at most every resolveMinGap)
-// when every address of a name refused or timed out: a backend that moved
-// is found again in seconds, not at the next tick. The goroutine path keeps
-// resolving at each dial through Go's resolver.
+// Host-name servers for non-blocking dials (event loops), which never block
+// on a resolver: ResolveServers resolves a backend's names at start and
+// every ResolveEvery after, keeping the last good answer when a lookup
+// fails, and at once (at most every ResolveMinGap) when every address of a
+// name refused or timed out: a backend that moved is found again in
+// seconds, not at the next tick. The blocking Dial keeps resolving at each
+// dial through Go's resolver.
 const (
-	resolveEvery   = 30 * time.Second
-	resolveMinGap  = time.Second
+	ResolveEvery   = 30 * time.Second // the periodic lookup
+	ResolveMinGap  = time.Second      // the least time between two lookups ResolveSoon asks for
 	resolveTimeout = 5 * time.Second
 )
 
-// resolveSoon asks b's resolver goroutine to look its names up again now
-// (an event loop found every address of a name failing). It never blocks.
-func (b *backend) resolveSoon() {
+// ResolveSoon asks the backend's ResolveServers to look its names up again
+// now (every address of a name failed; Dialing calls it). It never blocks.
+func (b *Backend) ResolveSoon() {
 	select {
 	case b.refresh <- struct{}{}:
 	default: // one is pending already
 	}
 }
 
-// addrs returns the addresses the event loops dial for s, in order: the
-// literal, or the last resolved addresses (nil before the first answer).
-func (s *server) addrs() []netip.AddrPort {
-	if s.lit != nil {
-		return s.lit
-	}
-	if p := s.resolved.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// resolveServers keeps b's host-name servers resolved until ctx ends.
-func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
-	var named []*server
+// ResolveServers keeps the backend's host-name servers resolved (their
+// Server.Addrs) until ctx ends. Without host names it returns at once.
+func (b *Backend) ResolveServers(ctx context.Context, log zerolog.Logger) {
+	var named []*Server
 	for _, s := range b.servers {
 		if s.host != "" {
 			named = append(named, s)
@@ -59,7 +48,7 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	t := time.NewTicker(resolveEvery)
+	t := time.NewTicker(ResolveEvery)
 	defer t.Stop()
 	for {
 		last := time.Now()
@@ -72,8 +61,8 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 		case <-t.C:
 		case <-b.refresh:
 			// Dials failed: look again, but not more often than
-			// resolveMinGap, whatever the failures.
-			if wait := resolveMinGap - time.Since(last); wait > 0 {
+			// ResolveMinGap, whatever the failures.
+			if wait := ResolveMinGap - time.Since(last); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
@@ -86,7 +75,7 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 }
 
 // resolve looks s's host up once; a failure keeps the previous addresses.
-func (s *server) resolve(ctx context.Context, log zerolog.Logger, r *net.Resolver) {
+func (s *Server) resolve(ctx context.Context, log zerolog.Logger, r *net.Resolver) {
 	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	ips, err := r.LookupNetIP(rctx, "ip", s.host)
