@@ -115,7 +115,7 @@ func TestActiveHealthCheck(t *testing.T) {
 	l.SniffTimeout = 20 * time.Millisecond
 	cfg.Listeners = []*ListenerConfig{l}
 	gw, _, _ := startGateway(t, cfg)
-	servers := func() []serverState { return gw.status().Backends[0].Servers }
+	servers := func() []serverStatus { return gw.status().Backends[0].Servers }
 	waitFor(t, func() bool { s := servers(); return s[0].Up && !s[1].Up }, "b marked down by the check")
 	// Every connection goes to a without a failed dial.
 	for range 4 {
