@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -53,7 +52,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	log.Info().Str("config", *path).Str("version", version).Msg("flashgate started")
+	log.Info().Str("config", *path).Str("version", Version()).Msg("flashgate started")
 	go reloadOnHUP(ctx, hup, gw, *path, log)
 	if err := gw.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
@@ -107,11 +106,5 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d listeners, %d backends, %d policies, %d udp)\n",
 		*path, len(cfg.Listeners), len(cfg.Backends), len(cfg.Policies), len(cfg.UDP))
-	return 0
-}
-
-// cmdVersion implements "flashgate version".
-func cmdVersion(stdout io.Writer) int {
-	fmt.Fprintf(stdout, "flashgate %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
