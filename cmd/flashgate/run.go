@@ -16,14 +16,13 @@ import (
 // cmdRun implements "flashgate run [-config FILE]".
 func cmdRun(args []string, _, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
-	path := fs.String("config", "config.hcl", "config file")
-	pos, err := parseInterspersed(fs, args)
+	path := fs.String("config", "config.hcl", "config `FILE`")
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "flashgate run: unexpected argument %q\n", pos[0])
-		return 2
+		return fs.unexpected(pos[0])
 	}
 	cfg, err := gateway.LoadConfig(*path)
 	if err != nil {
@@ -87,14 +86,13 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, gw *gateway.Gateway,
 // cmdValidate implements "flashgate validate [-config FILE]".
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", stderr)
-	path := fs.String("config", "config.hcl", "config file")
-	pos, err := parseInterspersed(fs, args)
+	path := fs.String("config", "config.hcl", "config `FILE`")
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "flashgate validate: unexpected argument %q\n", pos[0])
-		return 2
+		return fs.unexpected(pos[0])
 	}
 	cfg, err := gateway.LoadConfig(*path)
 	if err != nil {
@@ -104,7 +102,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, w)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d listeners, %d backends, %d policies, %d udp)\n",
-		*path, len(cfg.Listeners), len(cfg.Backends), len(cfg.Policies), len(cfg.UDP))
+	fmt.Fprintf(stdout, "%s: valid (%s, %s, %s, %s)\n", *path,
+		count(len(cfg.Listeners), "listener", "listeners"), count(len(cfg.Backends), "backend", "backends"),
+		count(len(cfg.Policies), "policy", "policies"), count(len(cfg.UDP), "udp block", "udp blocks"))
 	return 0
+}
+
+// count renders n with the singular or plural noun: "1 backend", "2 policies".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -60,7 +60,15 @@ func versionOf(ldflags string, info *debug.BuildInfo) string {
 }
 
 // cmdVersion implements "flashgate version".
-func cmdVersion(stdout io.Writer) int {
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", stderr)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) > 0 {
+		return fs.unexpected(pos[0])
+	}
 	fmt.Fprintf(stdout, "flashgate %s %s %s/%s\n", Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return 0
 }
