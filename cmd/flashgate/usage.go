@@ -121,7 +121,7 @@ func newFlagSet(name string, stderr io.Writer) *cmdFlags {
 	}
 	fs := &cmdFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), help: h, stderr: stderr}
 	fs.SetOutput(io.Discard) // parse reports errors itself
-	fs.Usage = func() {} // flag calls it on every error; report prints instead
+	fs.Usage = func() {}     // flag calls it on every error; report prints instead
 	return fs
 }
 

@@ -18,7 +18,7 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 // with a flag set that records them.
 func commandFlags(t *testing.T, name string) []string {
 	t.Helper()
-	_, out, _ := runCmd(strings.Fields("help "+name)...)
+	_, out, _ := runCmd(strings.Fields("help " + name)...)
 	var flags []string
 	for _, line := range strings.Split(out, "\n") {
 		if f, ok := strings.CutPrefix(line, "  -"); ok {
@@ -154,4 +154,3 @@ func TestLevenshtein(t *testing.T) {
 		}
 	}
 }
-
