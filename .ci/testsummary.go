@@ -69,7 +69,9 @@ func main() {
 			}
 			failed = failed || e.Action == "fail"
 		case e.Action == "output":
-			buffered[key] = append(buffered[key], e.Output)
+			if !strings.HasPrefix(e.Output, "=== ") { // -json runs tests verbosely; plain go test prints no === lines
+				buffered[key] = append(buffered[key], e.Output)
+			}
 		case e.Action == "fail":
 			fmt.Print(strings.Join(buffered[key], ""))
 			delete(buffered, key)
