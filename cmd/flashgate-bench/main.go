@@ -34,6 +34,9 @@ modes:
   ws          WebSocket binary messages through an echo: messages/s, MB/s
   udp         datagrams through a UDP echo: datagrams/s and loss
   tls         TLS handshakes/s
+  soak        mixed load (-policy -binary -raw -xml -ws -udp listeners) against a running
+              flashgate for -duration, SIGHUP every -hup, sampling RSS, fds and goroutines
+              (-pid, -metrics): a verdict on leaks
   serve       run a backend for the others: -mode echo|discard|policy|relay|udp-echo|ws-echo
   report      read JSON result lines on stdin; print medians and ratio table
 

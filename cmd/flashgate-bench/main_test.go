@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // startServe runs "serve -mode MODE" on a free loopback port.
@@ -115,6 +116,17 @@ func TestBadFlags(t *testing.T) {
 	if code := run([]string{"nosuchmode"}, &out, &errb); code != 2 {
 		t.Fatalf("unknown mode: exit %d", code)
 	}
+	// The usage names every mode.
+	for mode := range modes {
+		if !regexp.MustCompile(`(?m)^  ` + mode + ` `).MatchString(usage) {
+			t.Errorf("usage does not list mode %q", mode)
+		}
+	}
+	for _, mode := range []string{"serve", "report"} {
+		if !strings.Contains(usage, "\n  "+mode+" ") {
+			t.Errorf("usage does not list mode %q", mode)
+		}
+	}
 }
 
 // TestReportCPU: CPU per connection is compared inverted (less is better)
@@ -159,5 +171,51 @@ func TestProcCPU(t *testing.T) {
 	}
 	if none, err := procCPU(""); err != nil || none != 0 {
 		t.Fatalf(`procCPU(""): %v %v`, none, err)
+	}
+}
+
+// TestReportAligned: every column of the report table starts at the same
+// character on every line, with multi-byte metric names ("µ", "÷") and
+// labels longer than the header.
+func TestReportAligned(t *testing.T) {
+	in := strings.Join([]string{
+		`{"mode":"connrate","label":"flashgate","seconds":1,"ops_per_sec":5000,"cpu_us_per_op":150,"p99_ms":1}`,
+		`{"mode":"connrate","label":"haproxy-64k-pipes","seconds":1,"ops_per_sec":12345.5,"cpu_us_per_op":180,"p99_ms":2}`,
+		`{"mode":"throughput","label":"flashgate","seconds":1,"mb_per_sec":1800,"cpu_s_per_gb":0.2}`,
+		`{"mode":"throughput","label":"go-relay","seconds":1,"mb_per_sec":1500,"cpu_s_per_gb":0.3}`,
+	}, "\n")
+	var out bytes.Buffer
+	if err := report(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	table, _, _ := strings.Cut(out.String(), "\n\n")
+	lines := strings.Split(table, "\n")
+	if len(lines) < 5 {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	// Column starts of the header: the first rune of each word.
+	header := []rune(lines[0])
+	var starts []int
+	for i, r := range header {
+		if r != ' ' && (i == 0 || header[i-1] == ' ' && (i < 2 || header[i-2] == ' ')) {
+			starts = append(starts, i)
+		}
+	}
+	if len(starts) != 6 {
+		t.Fatalf("header %q: %d columns, want 6", lines[0], len(starts))
+	}
+	width := utf8.RuneCountInString(lines[0])
+	for _, line := range lines[1:] {
+		r := []rune(line)
+		// Left-aligned columns (figure, metric, target) start at their header's column.
+		for _, c := range starts[:3] {
+			if c >= len(r) || r[c] == ' ' || (c > 0 && r[c-1] != ' ') {
+				t.Errorf("column at %d misaligned in %q\nheader     %q", c, line, lines[0])
+			}
+		}
+		// Right-aligned columns end with the header: every line is as wide.
+		if n := len(r); n != width {
+			t.Errorf("line %q is %d characters wide, header %d", line, n, width)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // report reads JSON result lines (several runs of several targets), takes
@@ -74,7 +75,7 @@ func report(in io.Reader, out io.Writer) error {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
-	fmt.Fprintf(out, "%-10s %-13s %-12s %12s %6s %14s\n", "figure", "metric", "target", "median", "runs", "flashgate ÷ it")
+	rows := [][]string{{"figure", "metric", "target", "median", "runs", "flashgate ÷ it"}}
 	seenMode := map[string]bool{}
 	for _, k := range order {
 		if seenMode[k.mode] {
@@ -110,10 +111,38 @@ func report(in io.Reader, out io.Writer) error {
 					}
 					ratio = fmt.Sprintf("%.2fx", r)
 				}
-				fmt.Fprintf(out, "%-10s %-13s %-12s %12.3f %6d %14s\n", k.mode, m.name, k2.label, v, len(runs[k2]), ratio)
+				rows = append(rows, []string{k.mode, m.name, k2.label, fmt.Sprintf("%.3f", v), fmt.Sprint(len(runs[k2])), ratio})
 			}
 		}
 	}
+	printColumns(out, rows, []bool{false, false, false, true, true, true})
 	fmt.Fprintln(out, "\nratios: flashgate's figure over the peer's (inverted for latency, memory, loss, CPU): above 1.00 flashgate is better.")
 	return nil
+}
+
+// printColumns prints rows as columns two spaces apart, each as wide as its
+// widest cell in characters (not bytes: "µ" and "÷" are one column), right
+// aligned where right says so.
+func printColumns(out io.Writer, rows [][]string, right []bool) {
+	width := make([]int, len(right))
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		for i, cell := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(cell))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if right[i] {
+				b.WriteString(pad + cell)
+			} else {
+				b.WriteString(cell + pad)
+			}
+		}
+		fmt.Fprintln(out, strings.TrimRight(b.String(), " "))
+	}
 }

@@ -17,21 +17,16 @@ import (
 // prints the word first. Exit 0 only for trusted.
 func cmdCertStatus(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("certstatus", stderr)
-	serverName := fs.String("servername", "", "name to verify and send as SNI (default: HOST)")
-	caFile := fs.String("ca", "", "PEM file of trusted roots (default: the system roots)")
-	revocation := fs.String("revocation", "soft", "revocation check: off, soft or required")
-	timeout := fs.Duration("timeout", 10*time.Second, "connect, handshake and revocation timeout")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: flashgate certstatus [-servername N] [-ca FILE] [-revocation MODE] [-timeout D] HOST:PORT")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterspersed(fs, args)
+	serverName := fs.String("servername", "", "`NAME` to verify and send as SNI (default: HOST)")
+	caFile := fs.String("ca", "", "PEM `FILE` of trusted roots (default: the system roots)")
+	revocation := fs.String("revocation", "soft", "revocation check `MODE`: off, soft or required")
+	timeout := fs.Duration("timeout", 10*time.Second, "connect, handshake and revocation timeout `D`")
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return 2
+		return fs.usageError("want one HOST:PORT")
 	}
 	addr := pos[0]
 	if _, _, err := net.SplitHostPort(addr); err != nil {

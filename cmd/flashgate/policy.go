@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,16 +11,10 @@ import (
 	"github.com/flashgate/flashgate/policyfile"
 )
 
-const policyUsage = `usage:
-  flashgate policy show [-config FILE] [-name POLICY]
-  flashgate policy lint [-port N] FILE
-  flashgate policy check FILE -domain D -port P [-secure]
-`
-
 // cmdPolicy implements "flashgate policy show|lint|check".
 func cmdPolicy(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, policyUsage)
+		fmt.Fprint(stderr, policyUsage())
 		return 2
 	}
 	switch args[0] {
@@ -30,10 +25,10 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) int {
 	case "check":
 		return cmdPolicyCheck(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, policyUsage)
+		fmt.Fprint(stdout, policyUsage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "flashgate policy: unknown subcommand %q\n\n%s", args[0], policyUsage)
+	fmt.Fprintf(stderr, "flashgate policy: unknown subcommand %q%s\n\n%s", args[0], didYouMean(args[0], []string{"show", "lint", "check"}), policyUsage())
 	return 2
 }
 
@@ -43,13 +38,12 @@ func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("policy show", stderr)
 	cfgPath := fs.String("config", "config.hcl", "config `FILE`")
 	name := fs.String("name", "", "show only the policy named `POLICY`")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "flashgate policy show: unexpected argument %q\n", pos[0])
-		return 2
+		return fs.unexpected(pos[0])
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -65,10 +59,18 @@ func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 		_, _ = stdout.Write(pc.Policy.Generate())
 		return 0
 	}
+	served := cfg.Policies[:0:0] // those with a socket policy
 	for _, pc := range cfg.Policies {
-		if pc.Policy == nil {
-			continue
+		if pc.Policy != nil {
+			served = append(served, pc)
 		}
+	}
+	if len(served) == 1 {
+		// One policy: exactly the bytes served, so the output lints clean.
+		_, _ = stdout.Write(served[0].Policy.Generate())
+		return 0
+	}
+	for _, pc := range served {
 		fmt.Fprintf(stdout, "<!-- policy %q -->\n", pc.Name)
 		_, _ = stdout.Write(pc.Policy.Generate())
 	}
@@ -80,13 +82,12 @@ func cmdPolicyShow(args []string, stdout, stderr io.Writer) int {
 func cmdPolicyLint(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("policy lint", stderr)
 	port := fs.Int("port", 0, "the policy is a socket policy served from port `N` (843: the master policy)")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) != 1 {
-		fmt.Fprint(stderr, "usage: flashgate policy lint [-port N] FILE\n")
-		return 2
+		return fs.usageError("want one FILE")
 	}
 	file := pos[0]
 	data, err := os.ReadFile(file)
@@ -111,13 +112,17 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) int {
 	domain := fs.String("domain", "", "the SWF's `DOMAIN` (host name or IP address; empty: no Origin)")
 	port := fs.Int("port", 0, "the destination `PORT`")
 	secure := fs.Bool("secure", false, "the SWF was served over HTTPS")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(pos) != 1 || *port < 1 || *port > 65535 {
-		fmt.Fprint(stderr, "usage: flashgate policy check FILE -domain D -port P [-secure]\n")
-		return 2
+	switch {
+	case len(pos) != 1:
+		return fs.usageError("want one FILE, the policy to check")
+	case !portSet(fs.FlagSet):
+		return fs.usageError("missing -port P: the port the SWF connects to")
+	case *port < 1 || *port > 65535:
+		return fs.usageError(fmt.Sprintf("-port %d: want 1 to 65535", *port))
 	}
 	file := pos[0]
 	data, err := os.ReadFile(file)
@@ -141,4 +146,11 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return 1
+}
+
+// portSet reports whether -port was given.
+func portSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "port" })
+	return set
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,5 +150,36 @@ func TestPolicyShow(t *testing.T) {
 	}
 	if code, _, _ := runPolicy(t, "show", "-config", filepath.Join(dir, "missing.hcl")); code != 1 {
 		t.Errorf("missing config: exit %d, want 1", code)
+	}
+}
+
+// TestPolicyShowLintsClean: with one policy (the default config.hcl), show
+// prints exactly the served policy, so it lints clean and a strict XML
+// parser (xmllint or expat, when installed) accepts it.
+func TestPolicyShowLintsClean(t *testing.T) {
+	code, out, errs := runPolicy(t, "show", "-config", filepath.Join("..", "..", "config.hcl"))
+	if code != 0 {
+		t.Fatalf("show: exit %d (stderr %q)", code, errs)
+	}
+	local := &policyfile.Policy{SiteControl: policyfile.MasterOnly,
+		Allow: []policyfile.Allow{{Domain: "*", ToPorts: "8080"}}}
+	if served := local.SocketAnswer(); out != string(served[:len(served)-1]) {
+		t.Fatalf("show = %q, want the served policy %q", out, served[:len(served)-1])
+	}
+	file := writeTemp(t, "f.xml", out)
+	if code, lint, _ := runPolicy(t, "lint", file); code != 0 || lint != "" {
+		t.Fatalf("lint of show's output: exit %d, %q", code, lint)
+	}
+	var cmd *exec.Cmd
+	if xmllint, err := exec.LookPath("xmllint"); err == nil {
+		cmd = exec.Command(xmllint, "--noout", "--nonet", file)
+	} else if py, err := exec.LookPath("python3"); err == nil {
+		cmd = exec.Command(py, "-c", "import sys, xml.parsers.expat as e; e.ParserCreate().ParseFile(open(sys.argv[1], 'rb'))", file)
+	} else {
+		t.Log("neither xmllint nor python3 here: strict parse not checked")
+		return
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s rejects show's output: %v\n%s", cmd.Path, err, b)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -18,14 +17,13 @@ import (
 // cmdRun implements "flashgate run [-config FILE]".
 func cmdRun(args []string, _, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
-	path := fs.String("config", "config.hcl", "config file")
-	pos, err := parseInterspersed(fs, args)
+	path := fs.String("config", "config.hcl", "config `FILE`")
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "flashgate run: unexpected argument %q\n", pos[0])
-		return 2
+		return fs.unexpected(pos[0])
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -54,7 +52,7 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	log.Info().Str("config", *path).Str("version", version).Msg("flashgate started")
+	log.Info().Str("config", *path).Str("version", Version()).Msg("flashgate started")
 	go reloadOnHUP(ctx, hup, gw, *path, log)
 	if err := gw.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
@@ -89,14 +87,13 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, gw *gateway.Gateway,
 // cmdValidate implements "flashgate validate [-config FILE]".
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", stderr)
-	path := fs.String("config", "config.hcl", "config file")
-	pos, err := parseInterspersed(fs, args)
+	path := fs.String("config", "config.hcl", "config `FILE`")
+	pos, err := fs.parse(args)
 	if err != nil {
 		return flagExit(err)
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "flashgate validate: unexpected argument %q\n", pos[0])
-		return 2
+		return fs.unexpected(pos[0])
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -106,13 +103,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, w)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d listeners, %d backends, %d policies, %d udp)\n",
-		*path, len(cfg.Listeners), len(cfg.Backends), len(cfg.Policies), len(cfg.UDP))
+	fmt.Fprintf(stdout, "%s: valid (%s, %s, %s, %s)\n", *path,
+		count(len(cfg.Listeners), "listener", "listeners"), count(len(cfg.Backends), "backend", "backends"),
+		count(len(cfg.Policies), "policy", "policies"), count(len(cfg.UDP), "udp block", "udp blocks"))
 	return 0
 }
 
-// cmdVersion implements "flashgate version".
-func cmdVersion(stdout io.Writer) int {
-	fmt.Fprintf(stdout, "flashgate %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return 0
+// count renders n with the singular or plural noun: "1 backend", "2 policies".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -21,11 +21,13 @@ import (
 	"time"
 )
 
-// buildFlashgate builds this command into a temporary directory.
-func buildFlashgate(t *testing.T) string {
+// buildFlashgate builds this command into a temporary directory, with extra
+// go build flags if given.
+func buildFlashgate(t *testing.T, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "flashgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

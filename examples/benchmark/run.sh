@@ -8,7 +8,8 @@
 #   examples/benchmark/run.sh              # all figures, 3 runs of 5 s
 #   RUNS=1 DURATION=2s FIGURES="throughput connrate" examples/benchmark/run.sh
 #
-# Installs its peers (Debian packages, npm policyfile) when missing. Needs root
+# Installs the peers the requested FIGURES compare with (Debian packages, npm
+# policyfile) when missing, and starts only those. Needs root
 # for apt-get only. Stops everything it started by PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,19 +22,36 @@ mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
 
+# uses PEER: does a requested figure compare flashgate with PEER? Only those
+# peers are installed and started.
+uses() {
+  local fig
+  for fig in $FIGURES; do
+    case "$1:$fig" in
+      haproxy:throughput | haproxy:connrate | haproxy:latency | haproxy:idle | haproxy:xml | haproxy:tls) return 0 ;;
+      nginx:throughput | nginx:connrate | nginx:latency | nginx:idle | nginx:udp) return 0 ;;
+      socat:throughput | socat:connrate | socat:udp) return 0 ;;
+      websockify:ws | node:policy) return 0 ;;
+    esac
+  done
+  return 1
+}
+
 need=()
-command -v haproxy >/dev/null || need+=(haproxy)
-command -v nginx >/dev/null || need+=(nginx-light)
-[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
-command -v socat >/dev/null || need+=(socat)
-command -v websockify >/dev/null || need+=(websockify)
-command -v node >/dev/null || need+=(nodejs npm)
+if uses haproxy; then command -v haproxy >/dev/null || need+=(haproxy); fi
+if uses nginx; then
+  command -v nginx >/dev/null || need+=(nginx-light)
+  [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
+fi
+if uses socat; then command -v socat >/dev/null || need+=(socat); fi
+if uses websockify; then command -v websockify >/dev/null || need+=(websockify); fi
+if uses node; then command -v node >/dev/null || need+=(nodejs npm); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ ! -d "$OUT/npm/node_modules/policyfile" ]; then
+if uses node && [ ! -d "$OUT/npm/node_modules/policyfile" ]; then
   mkdir -p "$OUT/npm"
   (cd "$OUT/npm" && npm install --silent --no-audit --no-fund policyfile@0.0.6 >/dev/null)
 fi
@@ -86,32 +104,42 @@ start_gateways() {
   FG_PID=$!
   "$OUT/flashgate" run -config examples/benchmark/flashgate-tls.hcl >>"$OUT/peers.log" 2>&1 &
   FGT_PID=$!
-  haproxy -f examples/benchmark/haproxy.cfg -db >>"$OUT/peers.log" 2>&1 &
-  HA_PID=$!
-  haproxy -f examples/benchmark/haproxy-64k.cfg -db >>"$OUT/peers.log" 2>&1 &
-  HA64_PID=$!
-  mkdir -p "$OUT/nginx/logs"
-  cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
-  nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
+  if uses haproxy; then
+    haproxy -f examples/benchmark/haproxy.cfg -db >>"$OUT/peers.log" 2>&1 &
+    HA_PID=$!
+    haproxy -f examples/benchmark/haproxy-64k.cfg -db >>"$OUT/peers.log" 2>&1 &
+    HA64_PID=$!
+  fi
+  if uses nginx; then
+    mkdir -p "$OUT/nginx/logs"
+    cp examples/benchmark/nginx.conf "$OUT/nginx/nginx.conf"
+    nginx -p "$OUT/nginx" -c nginx.conf -g 'daemon on;'
+  fi
   sleep 1
-  NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
+  if uses nginx; then
+    NGINX_WORKERS=$(pgrep -P "$(cat "$OUT/nginx/nginx.pid")" | paste -sd, -)
+  fi
 }
 stop_gateways() {
-  kill "$FG_PID" "$FGT_PID" "$HA_PID" "$HA64_PID" 2>/dev/null || true
-  kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
-  wait "$FG_PID" "$FGT_PID" "$HA_PID" "$HA64_PID" 2>/dev/null || true
+  kill $FG_PID $FGT_PID ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
+  [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
+  wait $FG_PID $FGT_PID ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
   sleep 1
 }
 start_gateways
-start socat TCP-LISTEN:7401,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7001
-start socat TCP-LISTEN:7402,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7002
-start socat -T 30 UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
-start websockify 127.0.0.1:7501 127.0.0.1:7001
-export NODE_PATH=$OUT/npm/node_modules
-start node examples/benchmark/policyfile-server.js 7844
-NPM_PID=${PIDS[-1]}
-start node examples/benchmark/policyfile-server.js 7846 fixed
-NPMFIXED_PID=${PIDS[-1]}
+if uses socat; then
+  start socat TCP-LISTEN:7401,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7001
+  start socat TCP-LISTEN:7402,fork,reuseaddr,backlog=1024 TCP:127.0.0.1:7002
+  start socat -T 30 UDP-LISTEN:7403,fork,reuseaddr UDP:127.0.0.1:7003
+fi
+if uses websockify; then start websockify 127.0.0.1:7501 127.0.0.1:7001; fi
+if uses node; then
+  export NODE_PATH=$OUT/npm/node_modules
+  start node examples/benchmark/policyfile-server.js 7844
+  NPM_PID=${PIDS[-1]}
+  start node examples/benchmark/policyfile-server.js 7846 fixed
+  NPMFIXED_PID=${PIDS[-1]}
+fi
 sleep 2
 
 # withpid LABEL PORT: "-pid PIDS" for the targets whose processes are known,
