@@ -26,7 +26,7 @@ type Gateway struct {
 	metrics *metrics
 	started time.Time
 
-	ctx    context.Context // canceled when Run returns
+	ctx    context.Context // every dial and handshake uses it: canceled when shutdown_timeout passes or Run returns
 	nextID atomic.Uint64
 	gen    atomic.Pointer[generation] // backends, certificates: replaced by Reload
 
@@ -311,7 +311,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	// summary line.
 	g.stopUDP()
 	g.serveWG.Wait()
-	g.drainConns(cfg.ShutdownTimeout)
+	g.drainConns(cfg.ShutdownTimeout, cancel)
 	if g.parker != nil {
 		g.parker.close()
 	}
@@ -329,9 +329,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return nil
 }
 
-// drainConns waits for open connections to end, up to timeout, then closes
-// the rest and waits for their handlers.
-func (g *Gateway) drainConns(timeout time.Duration) {
+// drainConns waits for open connections to end, up to timeout, then cancels
+// the dials and handshakes in flight (stop), closes the rest and waits for
+// their handlers.
+func (g *Gateway) drainConns(timeout time.Duration, stop context.CancelFunc) {
 	g.mu.Lock()
 	g.drain = true
 	g.idle = make(chan struct{})
@@ -358,6 +359,7 @@ func (g *Gateway) drainConns(timeout time.Duration) {
 	}
 	g.mu.Unlock()
 	g.log.Warn().Int("connections", len(left)).Msg("shutdown_timeout passed; closing connections")
+	stop()
 	for _, h := range left {
 		h.shutdown(reasonShutdown)
 	}

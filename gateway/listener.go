@@ -9,11 +9,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 )
 
 // route is what a listener does with a connection: its config, the
@@ -74,46 +72,24 @@ type listener struct {
 	rejectSuppressed atomic.Int64 // rejections not logged since
 }
 
-// Client keepalive, set once on the listening socket: Linux copies socket
-// options to every accepted socket, so accepting costs no setsockopt.
+// Client keepalive: the first probe after keepAliveIdle of silence, then one
+// every keepAliveInterval; keepAliveCount unanswered probes drop the
+// connection. listen_linux.go sets it once on the listening socket,
+// listen_other.go on each accepted connection.
 const (
-	keepAliveIdle     = 30 // seconds of silence before the first probe
-	keepAliveInterval = 15 // seconds between probes
-	keepAliveCount    = 4  // unanswered probes before the kernel drops it
+	keepAliveIdle     = 30 * time.Second
+	keepAliveInterval = 15 * time.Second
+	keepAliveCount    = 4
 )
 
 // listenTCP opens a TCP listener; "[::]:port" is dual stack (Go clears
 // IPV6_V6ONLY for wildcard addresses). reusePort sets SO_REUSEPORT so a new
-// process can bind beside the old one.
+// process can bind beside the old one; where the system has no
+// SO_REUSEPORT (Windows) it is an error.
 func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPListener, error) {
-	lc := net.ListenConfig{
-		KeepAlive: -1, // not per accepted connection: inherited from the listener below
-		Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				opts := [][3]int{
-					{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
-					{unix.IPPROTO_TCP, tcpKeepIdle, keepAliveIdle},
-					{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepAliveInterval},
-					{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, keepAliveCount},
-					// Inherited too: sockets taken with accept4 send
-					// relayed messages at once.
-					{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
-				}
-				if reusePort {
-					opts = append(opts, [3]int{unix.SOL_SOCKET, unix.SO_REUSEPORT, 1})
-				}
-				for _, o := range opts {
-					if serr = unix.SetsockoptInt(int(fd), o[0], o[1], o[2]); serr != nil {
-						return
-					}
-				}
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		},
+	lc, err := listenConfig(reusePort)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", address, err)
 	}
 	ln, err := lc.Listen(ctx, "tcp", address)
 	if err != nil {

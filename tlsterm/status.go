@@ -93,7 +93,7 @@ func ClassifyConnection(ctx context.Context, cs tls.ConnectionState, opts Verify
 // and returns AIR's status for it, with details. It never panics on bad
 // input: an empty chain or nil leaf is Invalid.
 //
-// The mapping follows DESIGN.md: hostname errors are principalMismatch,
+// The mapping: hostname errors are principalMismatch,
 // unknown authorities untrustedSigners unless the presented chain reaches a
 // trusted root through a certificate that may not sign (invalidChain), time
 // errors expired or notYetValid, chain constraint errors invalidChain, other

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -172,7 +171,7 @@ loop:
 		case <-loadCtx.Done():
 			break loop
 		case <-hupC:
-			if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			if err := sendHUP(pid); err != nil {
 				died = fmt.Sprintf("SIGHUP failed after %v: %v", time.Since(start).Round(time.Second), err)
 				break loop
 			}

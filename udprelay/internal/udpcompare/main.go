@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command udpcompare measures datagrams per second and loss through udprelay,
 // nginx's stream UDP proxy and socat, all in front of the same UDP echo
 // backend on loopback, against the echo directly as the limit. Each target
@@ -8,6 +10,7 @@
 // It needs the echo example (built from ./examples/udp-echo), and nginx with
 // the stream module and socat on PATH (targets whose tool is missing are
 // skipped). With -mode relay it is just a udprelay in front of -backend.
+// Unix only: it stops its peers by process group.
 package main
 
 import (

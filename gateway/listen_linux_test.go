@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,11 +31,12 @@ func TestAcceptedSocketsInheritKeepalive(t *testing.T) {
 	got := map[string]int{}
 	rc.Control(func(fd uintptr) {
 		got["SO_KEEPALIVE"], _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-		got["TCP_KEEPIDLE"], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, tcpKeepIdle)
+		got["TCP_KEEPIDLE"], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
 		got["TCP_KEEPINTVL"], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
 		got["TCP_KEEPCNT"], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
 	})
-	want := map[string]int{"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": keepAliveIdle, "TCP_KEEPINTVL": keepAliveInterval, "TCP_KEEPCNT": keepAliveCount}
+	want := map[string]int{"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": int(keepAliveIdle / time.Second),
+		"TCP_KEEPINTVL": int(keepAliveInterval / time.Second), "TCP_KEEPCNT": keepAliveCount}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("accepted socket %s = %d, want %d", k, got[k], v)
