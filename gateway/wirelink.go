@@ -44,8 +44,6 @@ func Sniff(prefix []byte) Kind { return wire.Sniff(prefix) }
 // PROXY protocol codec (gateway/wire/proxy.go).
 type proxyHeader = wire.ProxyHeader
 
-const proxyV1Max = wire.ProxyV1Max
-
 // ErrProxyHeader is returned for a missing or malformed PROXY header.
 var ErrProxyHeader = wire.ErrProxyHeader
 
