@@ -1,19 +1,20 @@
 package gateway
 
 import (
-	"encoding/binary"
-	"errors"
 	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
 // PROXY headers on the event loops: a listener with proxy_protocol reads
-// the header here, exactly as readProxyHeader does (v2: the 16 fixed bytes,
-// then exactly its length; v1: peeked, and only the bytes through CRLF
-// consumed), so nothing after it is taken; and a backend with
-// proxy_protocol gets its header in front of the first bytes relayed.
+// the header here with the codec readProxyHeader uses (gateway/wire/proxy.go:
+// wire.ProxyNeed says how many bytes certainly belong to the header; v1 is
+// peeked and only the bytes through CRLF consumed, see proxyV1Take), so
+// nothing after it is taken; and a backend with proxy_protocol gets its
+// header in front of the first bytes relayed.
 
 // evProxyBuf holds a header while it arrives (v2 TLVs can make it long).
 type evProxyBuf struct {
@@ -34,53 +35,42 @@ func (e *evConn) proxyTimedOut() {
 func (e *evConn) readProxy(now int64) {
 	version := e.h.rt.cfg.ProxyProtocol
 	if e.px == nil {
-		e.px = &evProxyBuf{b: make([]byte, proxyV1Max)}
+		e.px = &evProxyBuf{b: make([]byte, wire.ProxyV1Max)}
 	}
 	px := e.px
 	for {
-		end := 16 // v2: the fixed part first, then exactly its length
-		if version == "v2" && px.have >= 16 {
-			if _, _, err := parseProxyV2(px.b[:16]); err != nil && !errors.Is(err, errProxyShort) {
+		need, err := wire.ProxyNeed(px.b[:px.have], version)
+		if err != nil {
+			e.rejectProxy(err)
+			return
+		}
+		if need == 0 {
+			hdr, _, err := wire.ParseProxy(px.b[:px.have], version)
+			if err != nil {
 				e.rejectProxy(err)
 				return
 			}
-			end = 16 + int(binary.BigEndian.Uint16(px.b[14:16]))
-			if end > proxyV2Max {
-				e.rejectProxy(proxyErr("v2: header of %d bytes exceeds %d", end, proxyV2Max))
-				return
-			}
-			if len(px.b) < end {
-				px.b = append(px.b, make([]byte, end-len(px.b))...)
-			}
-			if px.have == end {
-				hdr, _, err := parseProxyV2(px.b[:end])
-				if err != nil {
-					e.rejectProxy(err)
-					return
-				}
-				e.px = nil
-				e.proxied(hdr, now)
-				return
-			}
+			e.px = nil
+			e.proxied(hdr, now)
+			return
 		}
 		if !e.cr {
 			return
 		}
 		var n int
-		var err error
 		if version == "v2" {
+			end := px.have + need
+			if len(px.b) < end {
+				px.b = append(px.b, make([]byte, end-len(px.b))...)
+			}
 			n, err = readQueued(e.cfd, px.b[px.have:end], 0, &e.cr)
 		} else {
 			// Peek, then consume only the bytes that belong to the header
 			// (all of them while its CRLF has not come).
-			n, err = readQueued(e.cfd, px.b[px.have:proxyV1Max], unix.MSG_PEEK, &e.cr)
+			n, err = readQueued(e.cfd, px.b[px.have:wire.ProxyV1Max], unix.MSG_PEEK, &e.cr)
 			if err == nil && n > 0 {
-				take := px.have + n
-				_, hn, perr := parseProxyV1(px.b[:take])
-				switch {
-				case perr == nil:
-					take = hn
-				case !errors.Is(perr, errProxyShort):
+				take, _, perr := proxyV1Take(px.b[:px.have+n])
+				if perr != nil {
 					e.rejectProxy(perr)
 					return
 				}
@@ -95,18 +85,6 @@ func (e *evConn) readProxy(now int64) {
 			return // nothing queued
 		}
 		px.have += n
-		if version == "v1" {
-			hdr, _, perr := parseProxyV1(px.b[:px.have])
-			if perr == nil {
-				e.px = nil
-				e.proxied(hdr, now)
-				return
-			}
-			if !errors.Is(perr, errProxyShort) {
-				e.rejectProxy(perr)
-				return
-			}
-		}
 	}
 }
 
@@ -167,8 +145,8 @@ func (e *evConn) backendProxyHeader() {
 			}
 		}
 	}
-	var buf [proxyV1Max]byte
-	hdr := appendProxyHeader(buf[:0], version, h.client, local)
+	var buf [wire.ProxyV1Max]byte
+	hdr := wire.AppendProxy(buf[:0], version, h.client, local)
 	d := &e.up
 	if d.pend == nil {
 		d.pend = copyBufPool.Get().(*[]byte)

@@ -84,24 +84,6 @@ func (e *extSummary) log(ev *zerolog.Event) *zerolog.Event {
 	return ev
 }
 
-// headEnd returns the length of the request head in b (through the empty
-// line that ends it, "\r\n\r\n" or a bare "\n\n"), or -1 while incomplete.
-func headEnd(b []byte) int {
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return -1
-		}
-		i += j + 1
-		if i < len(b) && b[i] == '\n' {
-			return i + 1
-		}
-		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
-			return i + 2
-		}
-	}
-}
-
 // parseHead parses a complete request head.
 func parseHead(head []byte) (*http.Request, error) {
 	return http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(head), 4096))

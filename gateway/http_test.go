@@ -19,26 +19,6 @@ import (
 	"github.com/flashgate/flashgate/policyfile"
 )
 
-func TestHeadEnd(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{"GET / HTTP/1.1\r\n", -1},
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27},
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY", 27},
-		{"GET / HTTP/1.1\nHost: a\n\n", 24},
-		{"GET / HTTP/1.1\r\nHost: a\r\n\r", -1},
-		{"", -1},
-		{"\n\n", 2},
-	}
-	for _, tt := range tests {
-		if got := headEnd([]byte(tt.in)); got != tt.want {
-			t.Errorf("headEnd(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestDecideHTTP(t *testing.T) {
 	wss := []*WebSocketConfig{{Path: "/chat"}}
 	tests := []struct {

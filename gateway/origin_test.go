@@ -6,40 +6,6 @@ import (
 	"github.com/flashgate/flashgate/policyfile"
 )
 
-func TestOriginHost(t *testing.T) {
-	tests := []struct {
-		origin string
-		host   string
-		secure bool
-	}{
-		{"", "", false},
-		{"null", "", false},
-		{"NULL", "", false},
-		{"http://Games.Example.COM", "games.example.com", false},
-		{"https://games.example.com.", "games.example.com", true},
-		{"http://games.example.com.:8080", "games.example.com", false},
-		{"http://games.example.com:443", "games.example.com", false},
-		{"http://127.0.0.1:8080", "127.0.0.1", false},
-		{"http://[::1]:8080", "::1", false},
-		{"http://[2001:DB8:0:0:0:0:0:1]", "2001:db8::1", false},
-		{"http://[::ffff:127.0.0.1]", "127.0.0.1", false},
-		{"http://bücher.example", "xn--bcher-kva.example", false},
-		{"http://BÜCHER.example", "xn--bcher-kva.example", false},
-		{"http://xn--bcher-kva.example", "xn--bcher-kva.example", false},
-		{"http://evil.com@good.example.com", "", false},
-		{"http://[::1", "", false},
-		{"games.example.com", "", false},
-		{"http://*.example.com", "", false},
-		{"file://", "", false},
-	}
-	for _, tt := range tests {
-		host, secure := originHost(tt.origin)
-		if host != tt.host || secure != tt.secure {
-			t.Errorf("originHost(%q) = %q, %v; want %q, %v", tt.origin, host, secure, tt.host, tt.secure)
-		}
-	}
-}
-
 func TestCheckOrigin(t *testing.T) {
 	p := &policyfile.Policy{Allow: []policyfile.Allow{
 		{Domain: "*.example.com", ToPorts: "8080"},

@@ -1,4 +1,4 @@
-package gateway
+package wire
 
 import (
 	"crypto/tls"
@@ -48,14 +48,14 @@ func TestSniff(t *testing.T) {
 }
 
 // TestSniffDecidesWithinBound checks that every prefix is decided by the time
-// maxSniff bytes are in: the connection code relies on it.
+// MaxSniff bytes are in: the connection code relies on it.
 func TestSniffDecidesWithinBound(t *testing.T) {
-	for _, req := range [][]byte{policyRequest, crossDomainRequest} {
-		if len(req) > maxSniff {
-			t.Fatalf("request %q longer than maxSniff %d", req, maxSniff)
+	for _, req := range []string{PolicyRequest, CrossDomainRequest} {
+		if len(req) > MaxSniff {
+			t.Fatalf("request %q longer than MaxSniff %d", req, MaxSniff)
 		}
 		for i := 1; i < len(req); i++ {
-			if got := Sniff(req[:i]); got != KindUnknown {
+			if got := Sniff([]byte(req[:i])); got != KindUnknown {
 				t.Fatalf("Sniff(%q) = %v before the request completed", req[:i], got)
 			}
 		}
@@ -99,7 +99,7 @@ func FuzzSniff(f *testing.F) {
 		if k == KindSilent || k > KindSilent {
 			t.Fatalf("Sniff returned %v", k)
 		}
-		if len(data) >= maxSniff && k == KindUnknown {
+		if len(data) >= MaxSniff && k == KindUnknown {
 			t.Fatalf("Sniff(%q) undecided at %d bytes", data, len(data))
 		}
 		// Deciding is monotone: more bytes never undo a decision.
@@ -115,11 +115,29 @@ func FuzzSniff(f *testing.F) {
 }
 
 func BenchmarkSniff(b *testing.B) {
-	inputs := [][]byte{policyRequest, []byte("<msg>hello</msg>\x00"), []byte("\x16\x03\x01\x02\x00"), []byte("GET / HTTP/1.1\r\n"), {0, 1, 2, 3}}
+	inputs := [][]byte{[]byte(PolicyRequest), []byte("<msg>hello</msg>\x00"), []byte("\x16\x03\x01\x02\x00"), []byte("GET / HTTP/1.1\r\n"), {0, 1, 2, 3}}
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, in := range inputs {
 			_ = Sniff(in)
 		}
+	}
+}
+
+func TestSniffAllocatesNothing(t *testing.T) {
+	in := []byte(PolicyRequest[:10])
+	if n := testing.AllocsPerRun(100, func() { _ = Sniff(in) }); n != 0 {
+		t.Fatalf("Sniff allocates %v times", n)
+	}
+}
+
+func TestKindString(t *testing.T) {
+	for k := range Kind(NumKinds) {
+		if s := k.String(); s == "" || s == "invalid" {
+			t.Fatalf("Kind(%d) has no name", k)
+		}
+	}
+	if s := Kind(NumKinds).String(); s != "invalid" {
+		t.Fatalf("Kind(NumKinds) = %q", s)
 	}
 }

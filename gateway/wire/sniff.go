@@ -1,6 +1,4 @@
-package gateway
-
-import "bytes"
+package wire
 
 // Kind is what the first bytes of a connection turned out to be.
 type Kind uint8
@@ -16,8 +14,12 @@ const (
 	KindRaw                 // not sniffed: a transparent binary listener relays every byte
 )
 
-var kindNames = [...]string{"unknown", "policy", "tls", "http", "data", "silent", "raw"}
+// NumKinds is the number of Kind values: every Kind below it has a name.
+const NumKinds = int(KindRaw) + 1
 
+var kindNames = [NumKinds]string{"unknown", "policy", "tls", "http", "data", "silent", "raw"}
+
+// String returns the kind's name as logs and metrics show it.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -27,26 +29,24 @@ func (k Kind) String() string {
 
 // The two socket policy requests, NUL included. Very old players sent the
 // second form.
-var (
-	policyRequest      = []byte("<policy-file-request/>\x00")
-	crossDomainRequest = []byte("<cross-domain-request/>\x00")
+const (
+	PolicyRequest      = "<policy-file-request/>\x00"
+	CrossDomainRequest = "<cross-domain-request/>\x00"
 )
 
 // httpMethods are the request-line starts treated as HTTP. Only methods a
 // browser or curl sends to a socket gateway; anything else is data.
-var httpMethods = [][]byte{
-	[]byte("GET "), []byte("HEAD "), []byte("POST "), []byte("PUT "),
-	[]byte("DELETE "), []byte("OPTIONS "), []byte("PATCH "),
-}
+var httpMethods = [...]string{"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH "}
 
-// maxSniff bounds how many bytes Sniff may ask for. Decisions are made on far
+// MaxSniff bounds how many bytes Sniff may ask for. Decisions are made on far
 // fewer; the bound only keeps a hostile prefix from growing the buffer.
-const maxSniff = 24
+const MaxSniff = 24
 
 // Sniff classifies a connection from the bytes seen so far. It returns
 // KindUnknown while prefix is too short to decide, and never looks past the
 // bytes it needs: the caller relays every peeked byte unchanged. Sniff is a
-// pure function; the caller owns buffers and deadlines.
+// pure function and allocates nothing; the caller owns buffers and deadlines.
+// It decides every prefix of MaxSniff bytes.
 func Sniff(prefix []byte) Kind {
 	if len(prefix) == 0 {
 		return KindUnknown
@@ -73,14 +73,14 @@ func Sniff(prefix []byte) Kind {
 }
 
 func sniffPolicy(prefix []byte) Kind {
-	for _, req := range [...][]byte{policyRequest, crossDomainRequest} {
+	for _, req := range [...]string{PolicyRequest, CrossDomainRequest} {
 		if len(prefix) >= len(req) {
-			if bytes.Equal(prefix[:len(req)], req) {
+			if string(prefix[:len(req)]) == req {
 				return KindPolicy
 			}
 			continue
 		}
-		if bytes.Equal(prefix, req[:len(prefix)]) {
+		if string(prefix) == req[:len(prefix)] {
 			return KindUnknown
 		}
 	}
@@ -91,12 +91,12 @@ func sniffHTTP(prefix []byte) Kind {
 	undecided := false
 	for _, m := range httpMethods {
 		if len(prefix) >= len(m) {
-			if bytes.Equal(prefix[:len(m)], m) {
+			if string(prefix[:len(m)]) == m {
 				return KindHTTP
 			}
 			continue
 		}
-		if bytes.Equal(prefix, m[:len(prefix)]) {
+		if string(prefix) == m[:len(prefix)] {
 			undecided = true
 		}
 	}
