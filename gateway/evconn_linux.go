@@ -239,7 +239,14 @@ func (e *evConn) toBackend(now int64) {
 		}
 		if now >= e.deadline {
 			e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
-			err := fmt.Errorf("backend %q: %w: host name not resolved within connect_timeout", e.h.rt.backend.cfg.Name, ErrNoBackend)
+			b := e.h.rt.backend
+			var errs []error
+			for _, s := range b.servers {
+				if len(s.addrs()) == 0 {
+					errs = append(errs, fmt.Errorf("dial backend %s: host name not resolved within connect_timeout", s.addr))
+				}
+			}
+			err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
 			e.finish("backend unreachable", err)
 		}
 		return
@@ -359,7 +366,7 @@ func (e *evConn) connected(now int64) {
 // dialFailed closes the failed attempt and tries the next server.
 func (e *evConn) dialFailed(err error, now int64) {
 	e.closeBackend()
-	e.br, e.bw, e.bhup = false, false, false
+	e.br, e.bw, e.bhup, e.berr = false, false, false, false
 	e.attemptFailed(err)
 	e.dialNext(now)
 }
