@@ -6,23 +6,22 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// evConn is one connection relayed by an event loop. Everything but mu's
-// fields and aborting belongs to the loop's goroutine.
+// evConn is one connection relayed by an event loop. All of it belongs to
+// the loop's goroutine; other goroutines reach it through the loop's task
+// queue (abort).
 type evConn struct {
 	h    *conn
 	loop *evLoop
 	tok  uint64
+	hi   int   // index + 1 in the loop's timer heap (0: no timer)
+	when int64 // unixnano: the timer's deadline
 
-	mu       sync.Mutex // guards cfd and bfd between the loop (close) and abort (shutdown)
-	cfd, bfd int        // -1 once closed
-	aborting atomic.Bool
+	cfd, bfd int // -1 once closed
 
 	state    uint8
 	kind     Kind  // what the summary reports: raw, or what sniffing found
@@ -44,6 +43,7 @@ type evConn struct {
 
 	cr, cw, br, bw bool // readiness: client/backend readable, writable
 	chup, bhup     bool // a hang-up was reported: read until EOF
+	cerr, berr     bool // an error was reported (a reset): check it when the socket is not read
 	up, down       evDir
 	reason         string
 	err            error
@@ -64,6 +64,7 @@ const (
 	evProxy            // reading the client's PROXY header
 	evSniffing         // reading the first bytes (multiplexed listeners)
 	evAnswering        // writing the policy answer
+	evResolving        // the backend's host names are not resolved yet: wait, within connect_timeout
 	evDialing          // a connect is in progress to cands[ci]
 	evRelaying         // both sockets open
 )
@@ -108,38 +109,36 @@ func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
 	return e
 }
 
-// timeout is the shortest timeout the sweep must watch for e.
-func (e *evConn) timeout() time.Duration {
-	t := evTickMax * 10
-	if b := e.h.rt.backend; b != nil {
-		t = b.timeout()
-	}
-	if i := time.Duration(e.idle); i > 0 && i < t {
-		t = i
-	}
-	if st := e.h.rt.cfg.SniffTimeout; e.state == evSniffing && st > 0 && st < t {
-		t = st
-	}
-	return t
-}
+// evResolvePoll is how often a connection waiting for its backend's host
+// names looks again.
+const evResolvePoll = int64(10 * time.Millisecond)
 
-// due reports whether a timeout of e has passed (under the loop's mu: it
-// reads loop-owned fields only from the loop goroutine, in sweep).
-func (e *evConn) due(now int64) bool {
+// deadlineNow is the deadline of e's current state (unixnano, 0: none).
+func (e *evConn) deadlineNow() int64 {
 	switch e.state {
 	case evProxy:
-		return now >= e.proxyEnd
+		return e.proxyEnd
 	case evSniffing:
-		return e.sniffEnd > 0 && now >= e.sniffEnd
+		return e.sniffEnd
 	case evDialing:
-		return now >= e.deadline
+		return e.deadline
+	case evResolving:
+		return min(e.deadline, e.last+evResolvePoll)
 	case evRelaying, evAnswering:
-		return e.idle > 0 && now-e.last >= e.idle
+		if e.idle > 0 {
+			return e.last + e.idle
+		}
 	}
-	return false
+	return 0
 }
 
-// expire acts on a passed timeout (the loop goroutine).
+// due reports whether e's timer should act now.
+func (e *evConn) due(now int64) bool {
+	d := e.deadlineNow()
+	return d > 0 && now >= d
+}
+
+// expire acts on a passed timeout.
 func (e *evConn) expire(now int64) {
 	if e.ended || !e.due(now) {
 		return
@@ -154,6 +153,9 @@ func (e *evConn) expire(now int64) {
 			kind = KindSilent
 		}
 		e.decide(kind, now)
+	case evResolving:
+		e.last = now
+		e.toBackend(now)
 	case evDialing:
 		e.dialFailed(os.ErrDeadlineExceeded, now)
 	case evRelaying, evAnswering:
@@ -161,19 +163,18 @@ func (e *evConn) expire(now int64) {
 	}
 }
 
-// abort ends the connection from another goroutine (shutdown): both
-// sockets are shut down, which wakes the loop, and the loop reports the
-// reason conn.shutdown recorded.
+// abort ends the connection from another goroutine (conn.shutdown): the
+// loop ends it and reports the reason conn.shutdown recorded.
 func (e *evConn) abort() {
-	e.aborting.Store(true)
-	e.mu.Lock()
-	if e.cfd >= 0 {
-		_ = sysShutdown(e.cfd, unix.SHUT_RDWR)
-	}
-	if e.bfd >= 0 {
-		_ = sysShutdown(e.bfd, unix.SHUT_RDWR)
-	}
-	e.mu.Unlock()
+	e.loop.push(evTask{op: opAbort, e: e})
+}
+
+// refuse ends a connection the loop will not take (it is closing).
+func (e *evConn) refuse() {
+	e.ended = true
+	sysClose(e.cfd)
+	e.cfd = -1
+	e.h.finish(summary{kind: KindRaw, res: relayResult{Reason: reasonShutdown}})
 }
 
 // event handles readiness reported for one side.
@@ -184,18 +185,17 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 	in := ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	hup := ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	out := ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	bad := ev&unix.EPOLLERR != 0
 	if side == sideClient {
 		e.cr = e.cr || in
 		e.chup = e.chup || hup
+		e.cerr = e.cerr || bad
 		e.cw = e.cw || out
 	} else {
 		e.br = e.br || in
 		e.bhup = e.bhup || hup
+		e.berr = e.berr || bad
 		e.bw = e.bw || out
-	}
-	if e.aborting.Load() {
-		e.fail("", nil)
-		return
 	}
 	switch e.state {
 	case evProxy:
@@ -214,6 +214,7 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 		e.pump(now)
 	}
 	e.requeue()
+	e.loop.arm(e, false)
 }
 
 // requeue puts e on its loop's again list when a direction stopped at the
@@ -229,7 +230,25 @@ func (e *evConn) requeue() {
 // one) goes in front of the bytes waiting for it, then the dial.
 func (e *evConn) toBackend(now int64) {
 	if !e.h.rt.backend.loopReady() {
-		e.handOver(e.kind) // a host name not resolved yet: Go's dialer resolves it
+		// A host name not resolved yet: wait in the loop, looking again
+		// every evResolvePoll, within connect_timeout.
+		if e.state != evResolving {
+			e.state, e.last = evResolving, now
+			e.deadline = now + int64(e.h.rt.backend.timeout())
+			return
+		}
+		if now >= e.deadline {
+			e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
+			b := e.h.rt.backend
+			var errs []error
+			for _, s := range b.servers {
+				if len(s.addrs()) == 0 {
+					errs = append(errs, fmt.Errorf("dial backend %s: host name not resolved within connect_timeout", s.addr))
+				}
+			}
+			err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
+			e.finish("backend unreachable", err)
+		}
 		return
 	}
 	e.backendProxyHeader()
@@ -274,9 +293,7 @@ func (e *evConn) dialNext(now int64) {
 			e.attemptFailed(err)
 			continue
 		}
-		e.mu.Lock()
 		e.bfd = fd
-		e.mu.Unlock()
 		if err := e.loop.register(fd, e.tok<<1|sideBackend); err != nil {
 			e.fail(reasonBackendError, err)
 			return
@@ -349,7 +366,7 @@ func (e *evConn) connected(now int64) {
 // dialFailed closes the failed attempt and tries the next server.
 func (e *evConn) dialFailed(err error, now int64) {
 	e.closeBackend()
-	e.br, e.bw, e.bhup = false, false, false
+	e.br, e.bw, e.bhup, e.berr = false, false, false, false
 	e.attemptFailed(err)
 	e.dialNext(now)
 }
@@ -359,25 +376,30 @@ func (e *evConn) dialFailed(err error, now int64) {
 func (e *evConn) detach() int {
 	e.ended = true
 	e.loop.remove(e)
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	fd := e.cfd
 	e.cfd = -1
 	return fd
 }
 
 func (e *evConn) closeBackend() {
-	e.mu.Lock()
 	if e.bfd >= 0 {
 		sysClose(e.bfd)
 		e.bfd = -1
 	}
-	e.mu.Unlock()
 }
 
 // pump moves what both directions can move now, then settles their ends.
 func (e *evConn) pump(now int64) {
 	e.more = false
+	// A socket that reported an error while its direction waits for the
+	// other socket is not read, so its reset would go unnoticed until
+	// idle_timeout: look at it now.
+	if e.cerr && e.up.pending() && !e.bw && e.reset(e.cfd, e.bfd, &e.up) {
+		return
+	}
+	if e.berr && e.down.pending() && !e.cw && e.reset(e.bfd, e.cfd, &e.down) {
+		return
+	}
 	if err := e.move(&e.up, e.cfd, e.bfd, &e.cr, &e.chup, &e.bw, now); err != nil {
 		e.fail(dirReason(&e.up, err), err)
 		return
@@ -390,6 +412,21 @@ func (e *evConn) pump(now int64) {
 	if !e.ended {
 		e.settle(&e.down, e.cfd)
 	}
+}
+
+// reset checks a socket that reported an error while d (its bytes toward
+// dst) waits: a reset ends the relay, and dst, which stopped taking bytes,
+// is reset too, so its peer sees the end and the kernel frees what is
+// queued for it.
+func (e *evConn) reset(src, dst int, d *evDir) bool {
+	soerr, err := sysSoError(src)
+	if err != nil || soerr == 0 {
+		return false
+	}
+	err = os.NewSyscallError("read", unix.Errno(soerr))
+	_ = sysSetsockoptLinger0(dst)
+	e.fail(dirReason(d, err), err)
+	return true
 }
 
 // dirReason names how direction d failed with err.
@@ -484,135 +521,6 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 	}
 }
 
-// readQueued reads (or with MSG_PEEK peeks at) what socket fd has queued.
-// Nothing queued clears *ready and returns 0 and no error; EOF returns
-// io.EOF; other errors come wrapped.
-func readQueued(fd int, p []byte, flags int, ready *bool) (int, error) {
-	for {
-		n, err := sysRecv(fd, p, flags)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			*ready = false
-			return 0, nil
-		case err != nil:
-			return 0, os.NewSyscallError("read", err)
-		case n == 0 && len(p) > 0:
-			return 0, io.EOF
-		}
-		return n, nil
-	}
-}
-
-// write sends p to dst; what dst does not take now waits in a pooled buffer.
-func (e *evConn) write(d *evDir, dst int, p []byte, dstReady *bool) error {
-	w := 0
-	for *dstReady && w < len(p) {
-		n, err := sysWrite(dst, p[w:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			*dstReady = false
-			break
-		}
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		w += n
-	}
-	d.n += int64(w)
-	if w < len(p) {
-		*dstReady = false
-		d.pend = copyBufPool.Get().(*[]byte)
-		d.off, d.end = 0, copy(*d.pend, p[w:])
-	}
-	return nil
-}
-
-// flush sends what waits in d's buffer or pipe.
-func (e *evConn) flush(d *evDir, dst int, dstReady *bool) error {
-	for d.end > d.off {
-		n, err := sysWrite(dst, (*d.pend)[d.off:d.end])
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			*dstReady = false
-			return nil
-		}
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		d.off += n
-		d.n += int64(n)
-	}
-	if d.pend != nil {
-		copyBufPool.Put(d.pend)
-		d.pend, d.off, d.end = nil, 0, 0
-	}
-	for d.inPipe > 0 {
-		n, err := sysSplice(d.pipe.r, dst, d.inPipe)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			*dstReady = false
-			return nil
-		}
-		if err != nil {
-			return os.NewSyscallError("splice", err)
-		}
-		d.inPipe -= n
-		d.n += int64(n)
-		d.splice += int64(n)
-	}
-	return nil
-}
-
-// spliceIn moves what src has queued into d's pipe (empty here: flush ran
-// first). Little data ends bulk mode; nothing queued returns the pipe.
-func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) (int, error) {
-	if d.pipe == nil {
-		p, err := getPipe()
-		if err != nil {
-			d.bulk = false // the buffer still works
-			return 0, nil
-		}
-		d.pipe = p
-	}
-	n, err := sysSplice(src, d.pipe.w, d.pipe.size)
-	switch {
-	case err == unix.EINTR:
-		return 0, nil
-	case err == unix.EAGAIN:
-		*srcReady = false
-		e.putPipe(d)
-		return 0, nil
-	case err != nil:
-		return 0, os.NewSyscallError("splice", err)
-	case n == 0:
-		d.eof = true
-		e.putPipe(d)
-		return 0, nil
-	}
-	e.last = now
-	d.inPipe = n
-	if n < bulkExit {
-		d.bulk = false
-	}
-	return n, nil
-}
-
-// putPipe returns an empty pipe to the pool.
-func (e *evConn) putPipe(d *evDir) {
-	if d.pipe != nil && d.inPipe == 0 {
-		putPipe(d.pipe)
-		d.pipe = nil
-	}
-}
-
 // fail ends the relay with reason unless one was recorded first (a
 // direction that closed cleanly); a shutdown passes "", and conn.finish
 // reports the shutdown's reason.
@@ -631,7 +539,6 @@ func (e *evConn) finish(reason string, err error) {
 	}
 	e.ended = true
 	e.loop.remove(e)
-	e.mu.Lock()
 	if e.cfd >= 0 {
 		sysClose(e.cfd)
 		e.cfd = -1
@@ -640,12 +547,8 @@ func (e *evConn) finish(reason string, err error) {
 		sysClose(e.bfd)
 		e.bfd = -1
 	}
-	e.mu.Unlock()
 	for _, d := range []*evDir{&e.up, &e.down} {
-		if d.pend != nil {
-			copyBufPool.Put(d.pend)
-			d.pend = nil
-		}
+		d.release()
 		if d.pipe != nil {
 			d.pipe.discard()
 			d.pipe = nil

@@ -72,10 +72,6 @@ func (e *evConn) decide(kind Kind, now int64) {
 		e.finish(reason, nil)
 		return
 	}
-	if !rt.backend.loopReady() {
-		e.handOver(kind) // before framing touches the sniffed bytes
-		return
-	}
 	// To the backend, the sniffed bytes first. TLS passed through and
 	// HTTP without a policy are relayed unframed.
 	if rt.cfg.Protocol == "xml" && kind != KindTLS && kind != KindHTTP {

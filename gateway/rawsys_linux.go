@@ -30,6 +30,12 @@ func sysRecv(fd int, p []byte, flags int) (int, error) {
 	return int(n), errno(e)
 }
 
+// sysRead reads from a descriptor that is not a socket (the eventfd).
+func sysRead(fd int, p []byte) (int, error) {
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), errno(e)
+}
+
 func sysWrite(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -57,6 +63,14 @@ func sysSetsockoptInt(fd, level, opt, v int) error {
 	val := int32(v)
 	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
 		uintptr(unsafe.Pointer(&val)), 4, 0)
+	return errno(e)
+}
+
+// sysSetsockoptLinger0 makes the socket's close a reset.
+func sysSetsockoptLinger0(fd int) error {
+	l := unix.Linger{Onoff: 1}
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_LINGER,
+		uintptr(unsafe.Pointer(&l)), unsafe.Sizeof(l), 0)
 	return errno(e)
 }
 
