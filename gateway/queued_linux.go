@@ -16,3 +16,12 @@ func queued(rc syscall.RawConn) bool {
 	})
 	return n > 0
 }
+
+// queuedBytes reports how many bytes the socket rc has queued (0 on error).
+func queuedBytes(rc syscall.RawConn) int {
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n
+}

@@ -20,3 +20,6 @@ func queued(rc syscall.RawConn) bool {
 	})
 	return ready
 }
+
+// queuedBytes is not known here: 0, and callers read in small pieces.
+func queuedBytes(syscall.RawConn) int { return 0 }

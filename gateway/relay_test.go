@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"io"
 	"net"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // heapInUse reads the live heap after two collections.
@@ -97,5 +100,40 @@ func backendClosed(t *testing.T, bc *net.TCPConn) {
 	_ = bc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.Copy(io.Discard, bc); err != nil && !isExpectedEnd(err) {
 		t.Fatalf("the backend socket was not closed: %v", err)
+	}
+}
+
+// TestWebSocketUnfinishedMessageHoldsNoBuffer: connections that sent part
+// of a message and wait for the rest hold no pooled buffer.
+func TestWebSocketUnfinishedMessageHoldsNoBuffer(t *testing.T) {
+	backend := startBackend(t, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
+	cfg := httpConfig(backend)
+	cfg.Listeners[0].WebSockets[0].Protocol = "binary"
+	gw, _, _ := startGateway(t, cfg)
+	const n = 50
+	before := heapInUse()
+	var ws []io.WriteCloser
+	for range n {
+		c, _, err := wsDial(t, gw, "/chat", "http://127.0.0.1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Writer(context.Background(), websocket.MessageBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Part of a message: the library flushes what fills its buffer
+		// and keeps the message open.
+		if _, err := w.Write(make([]byte, 5000)); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	waitFor(t, func() bool { return gw.status().Listeners[0].Active == n }, "every bridge running")
+	waitFor(t, func() bool { return relayBufPool.lent.Load() == 0 }, "no pooled buffer lent out")
+	per := (int64(heapInUse()) - int64(before)) / n
+	t.Logf("heap per WebSocket waiting for the rest of a message (both ends in this process): %d bytes", per)
+	for _, w := range ws {
+		w.Close()
 	}
 }

@@ -345,18 +345,21 @@ func (b *wsBridge) clientToBackend() error {
 
 // copyMessage copies one message. A read that may wait (for the rest of a
 // frame, or for the next fragment of an unfinished message) goes into the
-// bridge's small array; a pooled buffer is borrowed for one read at a time
-// only after a read filled that array, so a connection waiting for the rest
-// of a message holds none (unless its last fragment ended exactly where
-// the array did: then one read waits holding it).
+// bridge's small array. A pooled buffer is borrowed for one read at a time
+// only after a read filled that array, and only for as many bytes as the
+// client's socket has queued (the library reads a frame's payload in full,
+// so a longer read would wait for bytes not sent yet): a connection waiting
+// for the rest of a message holds none.
 func (b *wsBridge) copyMessage(rd io.Reader) error {
 	flowing := false
 	for {
 		var bp *[]byte
 		buf := b.small[:]
-		if flowing {
-			bp = relayBufPool.get()
-			buf = *bp
+		if flowing && b.clientRaw != nil {
+			if q := queuedBytes(b.clientRaw); q > smallRead {
+				bp = relayBufPool.get()
+				buf = (*bp)[:1+min(q, copyBufSize)]
+			}
 		}
 		n, rerr := rd.Read(buf[1:])
 		flowing = bp == nil && n == smallRead
