@@ -32,7 +32,6 @@ type conn struct {
 
 	mu       sync.Mutex
 	backendC net.Conn // set while relaying, for shutdown
-	parked   *relay   // set while a parked relay runs, for shutdown
 	ev       *evConn  // set when an event loop relays the connection (c is nil then)
 	closing  string   // reason forced by shutdown
 	buf      [maxSniff]byte
@@ -44,23 +43,15 @@ type summary struct {
 	backend string
 	res     relayResult
 	ext     extSummary // http, websocket and xml details (http.go)
-
-	detached bool // a parked relay will finish the connection
 }
 
-// serve sniffs the connection, routes it and logs one summary line. A
-// binary relay that parks while idle ends the connection later, from its
-// own callback (detached).
+// serve sniffs the connection, routes it and logs one summary line.
 func (h *conn) serve() {
 	if !h.proxyHeader() {
 		h.done()
 		return
 	}
-	s := h.route()
-	if s.detached {
-		return
-	}
-	h.finish(s)
+	h.finish(h.route())
 }
 
 // done releases the connection's limits and tracking.
@@ -108,9 +99,7 @@ func (h *conn) route() summary {
 // serveSniffed runs a connection an event loop sniffed and handed over
 // (TLS to terminate, HTTP to serve) to its end, like serve.
 func (h *conn) serveSniffed(n int, kind Kind) {
-	if s := h.dispatch(n, kind); !s.detached {
-		h.finish(s)
-	}
+	h.finish(h.dispatch(n, kind))
 }
 
 // dispatch runs a sniffed connection to its end: h.buf[:n] holds the bytes
@@ -252,16 +241,12 @@ func (h *conn) shutdown(reason string) {
 		h.closing = reason
 	}
 	bc := h.backendC
-	r := h.parked
 	ev := h.ev
 	c := h.c // set late when an event loop hands the connection over
 	h.mu.Unlock()
 	if ev != nil {
 		ev.abort() // the loop closes both sockets and reports
 		return
-	}
-	if r != nil {
-		r.abort(reason, nil) // also takes back directions that are parked
 	}
 	c.Close()
 	if bc != nil {

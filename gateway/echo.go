@@ -20,8 +20,8 @@ func runEcho(client net.Conn, prefix []byte, idle time.Duration) relayResult {
 			return relayResult{Up: n, Down: n, Reason: reasonClientError, Err: err}
 		}
 	}
-	d := &direction{src: client, dst: client, srcName: "client", dstName: "client"}
+	d := newDirection(client, client, "client", "client", nil)
 	r.pipe(d)
 	client.Close()
-	return relayResult{Up: n + d.n, Down: n + d.n, Spliced: r.spliced.Load(), Reason: r.reason, Err: r.err}
+	return relayResult{Up: n + d.n, Down: n + d.n, Reason: r.reason, Err: r.err}
 }

@@ -23,6 +23,7 @@ import (
 // front of backend addresses, and checks its route is evented.
 func eventedGateway(t *testing.T, adjust func(*Config), backends ...string) (*Gateway, *syncBuffer, func()) {
 	t.Helper()
+	onlyEngine(t, "loop", "it tests the event loops") // main_test.go
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "b", Address: backends}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
@@ -445,6 +446,7 @@ func TestEventedReloadSwitches(t *testing.T) {
 // connection on the loops, none tracked, descriptors back to the baseline,
 // and one summary line per connection.
 func TestEventedChaos(t *testing.T) {
+	onlyEngine(t, "loop", "it tests the event loops")
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
@@ -555,6 +557,7 @@ func TestEventedChaos(t *testing.T) {
 // it are sniffed (a policy request answered) or relayed intact, the backend
 // gets its own header first, and bytes_up counts only the client's bytes.
 func TestEventedProxyDrip(t *testing.T) {
+	onlyEngine(t, "loop", "it tests the event loops")
 	for _, version := range []string{"v1", "v2"} {
 		t.Run(version, func(t *testing.T) {
 			baddr, reports := startProxyBackend(t, "v2")

@@ -48,11 +48,6 @@ type Gateway struct {
 	// udpBlocks are the running udp blocks by name (guarded by mu).
 	udpBlocks map[string]*udpBlock
 
-	// parker holds idle relay directions without goroutines; nil where it
-	// could not start (relays then wait in the Go poller). Set by Listen,
-	// before the first accept; closed when Run returns.
-	parker *parker
-
 	// loops relay the connections of evented routes (route.evented); nil
 	// where they could not start (those connections then take goroutines).
 	loops     *evLoops
@@ -201,11 +196,6 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	g.mu.Lock()
 	g.udpBlocks = blocks
 	g.mu.Unlock()
-	if p, err := newParker(); err == nil {
-		g.parker = p
-	} else {
-		g.log.Warn().Err(err).Msg("idle relays will hold goroutines")
-	}
 	if g.loopCount >= 0 {
 		if ls, err := newEvLoops(g.loopCount); err == nil {
 			g.loops = ls
@@ -312,9 +302,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.stopUDP()
 	g.serveWG.Wait()
 	g.drainConns(cfg.ShutdownTimeout, cancel)
-	if g.parker != nil {
-		g.parker.close()
-	}
 	if g.loops != nil {
 		g.loops.close()
 	}

@@ -12,6 +12,14 @@ import (
 // sockets, lent to a direction while it moves bulk data and returned as
 // soon as the pipe is empty again, so an idle connection holds none.
 
+// bulkExit: a splice round that moves less than this ends bulk mode; small
+// messages are cheaper through the buffer (evio_linux.go).
+const bulkExit = 16 << 10
+
+// pipeSize is the capacity asked for each splice pipe (the kernel may refuse;
+// then the default 64 KiB stays).
+const pipeSize = 1 << 20
+
 // pipe is a pipe pair used for splicing; pooled, never held while idle.
 type pipe struct {
 	r, w int

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -30,57 +31,130 @@ const copyBufSize = 32 << 10
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
+// smallRead is the size of a direction's own read array: a stream whose
+// socket cannot be watched directly (TLS) blocks in a read into it, so a
+// waiting direction holds no pooled buffer.
+const smallRead = 512
+
+// stallCheck is how long a write to a peer that does not read may block
+// before the relay looks whether the source's peer is still there.
+const stallCheck = time.Second
+
+// relayBufs lends the relay's 32 KiB buffers (one spare byte in front takes
+// a framer's held-back '\r'). lent counts the buffers out now, for tests.
+type relayBufs struct {
+	pool sync.Pool
+	lent atomic.Int64
+}
+
+var relayBufPool = relayBufs{pool: sync.Pool{New: func() any { b := make([]byte, copyBufSize+1); return &b }}}
+
+func (p *relayBufs) get() *[]byte {
+	p.lent.Add(1)
+	return p.pool.Get().(*[]byte)
+}
+
+func (p *relayBufs) put(b *[]byte) {
+	p.lent.Add(-1)
+	p.pool.Put(b)
+}
+
 // relayResult is what a finished relay reports for the summary line.
 type relayResult struct {
 	Up, Down int64 // bytes client→backend and backend→client
-	Spliced  int64 // of those, bytes moved by splice(2) without a copy
+	Spliced  int64 // of those, bytes moved by splice(2) without a copy (event loops only)
 	Reason   string
 	Err      error // the error behind Reason, if any
 }
 
-// relay moves bytes between a client and a backend connection until both
-// directions end, an error aborts it, or it is idle for longer than idle.
-// It holds no buffer and no pipe while the connection is idle: each direction
-// waits for readability first, then copies what is queued through a pooled
-// buffer or splices bulk data through a pooled pipe.
+// relay moves bytes, or framed messages, between a client and a backend
+// stream until both directions end, an error aborts it, or it is idle for
+// longer than idle. It is the one relay for net.Conn streams (TLS, HTTP,
+// WebSocket backends, the builtin echo, every connection where the event
+// loops do not run). It holds no pooled buffer while the connection is idle:
+// each direction waits for readability first (see direction.read).
 type relay struct {
 	client, backend net.Conn
 	idle            time.Duration
 	last            atomic.Int64 // unixnano of the last byte moved either way
-	spliced         atomic.Int64
 	once            sync.Once
 	reason          string
 	err             error
-
-	// Set for a relay started with startRelay (parked while idle).
-	async *asyncRelay
 }
 
-// direction names the two copy loops for close reasons.
+// direction is one copy loop of a relay.
 type direction struct {
 	src, dst         net.Conn
 	srcName, dstName string // "client", "backend"
 	n                int64
+	f                *framer // protocol xml: frames NUL-terminated messages; nil: bytes
+
+	srcRaw  syscall.RawConn // src's socket (under TLS too); nil when it has none
+	direct  bool            // src is that socket itself: wait on it, then read
+	wait    readWaiter
+	flowing bool      // the last read filled the small array
+	wdl     time.Time // the write deadline armed on dst, if any
+	small   [smallRead + 1]byte
 }
 
-// runRelay relays between client and backend. prefix holds bytes already
-// read from the client; they reach the backend first. Both connections are
-// closed when runRelay returns.
-func runRelay(client net.Conn, prefix []byte, backend net.Conn, idle time.Duration) relayResult {
-	r := &relay{client: client, backend: backend, idle: idle}
-	r.touch()
-	var up int64
-	if len(prefix) > 0 {
-		n, err := backend.Write(prefix)
-		up = int64(n)
-		if err != nil {
-			client.Close()
-			backend.Close()
-			return relayResult{Up: up, Reason: reasonBackendError, Err: err}
+// newDirection prepares one direction from src to dst.
+func newDirection(src, dst net.Conn, srcName, dstName string, f *framer) *direction {
+	d := &direction{src: src, dst: dst, srcName: srcName, dstName: dstName, f: f}
+	if tc := rawTCP(src); tc != nil {
+		if rc, err := tc.SyscallConn(); err == nil {
+			d.srcRaw = rc
+			d.direct = canWait && src == net.Conn(tc)
 		}
 	}
-	c2b := &direction{src: client, dst: backend, srcName: "client", dstName: "backend"}
-	b2c := &direction{src: backend, dst: client, srcName: "backend", dstName: "client"}
+	return d
+}
+
+// rawTCP returns the TCP socket under c: c itself, or the one under a TLS
+// stream; nil for anything else.
+func rawTCP(c net.Conn) *net.TCPConn {
+	switch v := c.(type) {
+	case *net.TCPConn:
+		return v
+	case *tls.Conn:
+		tc, _ := v.NetConn().(*net.TCPConn)
+		return tc
+	}
+	return nil
+}
+
+// runRelay relays bytes between client and backend. prefix holds bytes
+// already read from the client; they reach the backend first. Both
+// connections are closed when runRelay returns.
+func runRelay(client net.Conn, prefix []byte, backend net.Conn, idle time.Duration) relayResult {
+	return relayStreams(client, prefix, backend, idle, nil, nil)
+}
+
+// relayStreams is the relay: with framers (protocol xml) each direction
+// frames NUL-terminated messages (up: client→backend, down:
+// backend→client), the prefix too; nil framers relay bytes unchanged.
+func relayStreams(client net.Conn, prefix []byte, backend net.Conn, idle time.Duration, up, down *framer) relayResult {
+	r := &relay{client: client, backend: backend, idle: idle}
+	r.touch()
+	var n0 int64
+	if len(prefix) > 0 {
+		end, ferr := len(prefix), error(nil)
+		if up != nil {
+			_, end, ferr = up.frame(prefix, 0, len(prefix))
+		}
+		n, err := backend.Write(prefix[:end])
+		n0 = int64(n)
+		if err != nil || ferr != nil {
+			client.Close()
+			backend.Close()
+			res := relayResult{Up: n0, Reason: reasonBackendError, Err: err}
+			if ferr != nil {
+				res.Reason, res.Err = "client message over max_message", ferr
+			}
+			return res
+		}
+	}
+	c2b := newDirection(client, backend, "client", "backend", up)
+	b2c := newDirection(backend, client, "backend", "client", down)
 	done := make(chan struct{})
 	go func() {
 		r.pipe(b2c)
@@ -90,7 +164,7 @@ func runRelay(client net.Conn, prefix []byte, backend net.Conn, idle time.Durati
 	r.waitOther(done)
 	client.Close()
 	backend.Close()
-	return relayResult{Up: up + c2b.n, Down: b2c.n, Spliced: r.spliced.Load(), Reason: r.reason, Err: r.err}
+	return relayResult{Up: n0 + c2b.n, Down: b2c.n, Reason: r.reason, Err: r.err}
 }
 
 // waitOther waits for the second direction. While one direction is finished
@@ -129,9 +203,6 @@ func (r *relay) abort(reason string, err error) {
 	})
 	r.client.Close()
 	r.backend.Close()
-	if r.async != nil {
-		r.async.cancelParked()
-	}
 }
 
 // finish records a clean half-close as the reason unless one is set.
@@ -141,17 +212,7 @@ func (r *relay) finish(reason string) {
 
 // pipe copies one direction to its end and propagates EOF as CloseWrite.
 func (r *relay) pipe(d *direction) {
-	var err error
-	if s, ok := d.src.(*net.TCPConn); ok {
-		if t, ok := d.dst.(*net.TCPConn); ok {
-			err = r.copyTCP(d, s, t)
-		} else {
-			err = r.copyGeneric(d)
-		}
-	} else {
-		err = r.copyGeneric(d)
-	}
-	r.end(d, err)
+	r.end(d, r.copy(d))
 }
 
 // end settles one direction that stopped with err: EOF (nil) is passed on
@@ -193,35 +254,112 @@ func (r *relay) idleExpired(src net.Conn) bool {
 	return false
 }
 
-// copyGeneric copies through a pooled buffer with plain Read and Write. It
-// serves connections that are not raw TCP (TLS, test pipes). It returns nil
-// on EOF.
-func (r *relay) copyGeneric(d *direction) error {
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
-	buf := *bp
+// copy reads, frames (with a framer) and writes until EOF (nil) or an
+// error.
+func (r *relay) copy(d *direction) error {
 	r.armIdle(d.src)
 	for {
-		n, err := d.src.Read(buf)
+		buf, bp, n, rerr := d.read()
+		var werr error
 		if n > 0 {
 			r.touch()
-			if _, werr := d.dst.Write(buf[:n]); werr != nil {
-				return werr
+			start, end := 1, 1+n
+			var ferr error
+			if d.f != nil {
+				start, end, ferr = d.f.frame(buf, 1, n)
 			}
-			d.n += int64(n)
+			if end > start {
+				werr = d.write(buf[start:end])
+				d.n += int64(end - start)
+			}
+			if werr == nil {
+				werr = ferr
+			}
 		}
-		if err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) && r.idle > 0 && !r.idleExpired(d.src) {
-				continue
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return errIdle
-			}
+		if bp != nil {
+			relayBufPool.put(bp)
+		}
+		if werr != nil {
+			return werr
+		}
+		if rerr == nil {
+			continue
+		}
+		if eof, err := d.atEOF(rerr); eof {
 			return err
 		}
+		if isTimeout(rerr) {
+			if r.idle > 0 && !r.idleExpired(d.src) {
+				continue
+			}
+			return errIdle
+		}
+		return rerr
+	}
+}
+
+// read reads what src has into buf[1:] (the spare byte in front is the
+// framer's) and reports n bytes read. The buffer is the direction's small
+// array or, while data flows, a pooled one (bp, to be returned by the
+// caller). A raw socket is waited on first, holding nothing, then read into
+// a pooled buffer. A stream over one (TLS, which may hold records it has
+// read already) blocks in a read into the small array, and borrows the pooled
+// buffer only while its last read filled that array and the socket has bytes
+// queued, so the read will not block. A stream with no socket at all (tests)
+// borrows it while its reads fill the small array.
+func (d *direction) read() (buf []byte, bp *[]byte, n int, err error) {
+	switch {
+	case d.direct:
+		if err := d.wait.waitRaw(d.srcRaw); err != nil {
+			return nil, nil, 0, err
+		}
+		bp = relayBufPool.get()
+	case d.flowing && (d.srcRaw == nil || queued(d.srcRaw)):
+		bp = relayBufPool.get()
+	}
+	buf = d.small[:]
+	if bp != nil {
+		buf = *bp
+	}
+	n, err = d.src.Read(buf[1:])
+	d.flowing = bp == nil && n == smallRead
+	return buf, bp, n, err
+}
+
+// write writes p to dst. A write to a raw socket that blocks (the peer does
+// not read) wakes every stallCheck to see whether the source's peer is gone;
+// if it is, the relay ends now instead of at the idle timeout, freeing the
+// stalled peer too.
+func (d *direction) write(p []byte) error {
+	return writeWatched(d.dst, p, &d.wdl, d.srcRaw)
+}
+
+// writeWatched writes p to dst; see direction.write. wdl holds the write
+// deadline armed on dst; src is the raw socket whose peer is watched (nil:
+// none, a plain blocking write). A TLS dst is written without deadline: a
+// timed-out TLS write leaves the stream unusable.
+func writeWatched(dst net.Conn, p []byte, wdl *time.Time, src syscall.RawConn) error {
+	tc, ok := dst.(*net.TCPConn)
+	if !ok || src == nil {
+		_, err := dst.Write(p)
+		return err
+	}
+	for {
+		// The deadline is re-armed only when half of it has passed, not
+		// per write.
+		if now := time.Now(); wdl.Sub(now) < stallCheck/2 {
+			*wdl = now.Add(stallCheck)
+			_ = tc.SetWriteDeadline(*wdl)
+		}
+		n, err := tc.Write(p)
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		p = p[n:]
+		if gerr := peerGone(src); gerr != nil {
+			return gerr
+		}
+		*wdl = time.Time{}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -101,6 +103,9 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 	s.ext.status = http.StatusSwitchingProtocols
 	wc.SetReadLimit(-1) // messages are streamed; the framer enforces max_message
 	br2 := &wsBridge{r: r, ws: wc, bc: bc, ic: ic}
+	if tc := rawTCP(h.cc); tc != nil {
+		br2.clientRaw, _ = tc.SyscallConn()
+	}
 	if ws.Protocol == "xml" {
 		upMode, downMode := xmlModes(b.cfg.Framing)
 		if b.echo() {
@@ -233,6 +238,9 @@ type wsBridge struct {
 
 	upBytes   int64
 	msgsUp    int64
+	clientRaw syscall.RawConn // the client's socket, watched while a backend write stalls
+	wdl       time.Time       // the write deadline armed on the backend
+	small     [smallRead + 1]byte
 	downBytes atomic.Int64
 	msgsDown  atomic.Int64
 
@@ -319,9 +327,8 @@ var (
 	errClientWrite  = errors.New("client write")
 )
 
-// clientToBackend streams each client message, in 32 KiB pieces, to the
-// backend (or back to the client for the builtin echo). It holds a buffer
-// only while a message is being copied.
+// clientToBackend streams each client message, in pieces of up to 32 KiB,
+// to the backend (or back to the client for the builtin echo).
 func (b *wsBridge) clientToBackend() error {
 	ctx := context.Background()
 	for {
@@ -330,33 +337,38 @@ func (b *wsBridge) clientToBackend() error {
 			return err
 		}
 		b.msgsUp++
-		bp := xmlBufPool.Get().(*[]byte)
-		err = b.copyMessage(rd, *bp)
-		xmlBufPool.Put(bp)
-		if err != nil {
+		if err := b.copyMessage(rd); err != nil {
 			return err
 		}
 	}
 }
 
-func (b *wsBridge) copyMessage(rd io.Reader, buf []byte) error {
+// copyMessage copies one message. A read that may wait (for the rest of a
+// frame, or for the next fragment of an unfinished message) goes into the
+// bridge's small array. A pooled buffer is borrowed for one read at a time
+// only after a read filled that array, and only for as many bytes as the
+// client's socket has queued (the library reads a frame's payload in full,
+// so a longer read would wait for bytes not sent yet): a connection waiting
+// for the rest of a message holds none.
+func (b *wsBridge) copyMessage(rd io.Reader) error {
+	flowing := false
 	for {
+		var bp *[]byte
+		buf := b.small[:]
+		if flowing && b.clientRaw != nil {
+			if q := queuedBytes(b.clientRaw); q > smallRead {
+				bp = relayBufPool.get()
+				buf = (*bp)[:1+min(q, copyBufSize)]
+			}
+		}
 		n, rerr := rd.Read(buf[1:])
-		if n > 0 {
-			b.upBytes += int64(n)
-			start, end := 1, 1+n
-			var ferr error
-			if b.up != nil {
-				start, end, ferr = b.up.frame(buf, 1, n)
-			}
-			if end > start {
-				if err := b.toBackend(buf[start:end]); err != nil {
-					return err
-				}
-			}
-			if ferr != nil {
-				return ferr
-			}
+		flowing = bp == nil && n == smallRead
+		err := b.forward(buf, n)
+		if bp != nil {
+			relayBufPool.put(bp)
+		}
+		if err != nil {
+			return err
 		}
 		if rerr == io.EOF {
 			return nil
@@ -365,6 +377,25 @@ func (b *wsBridge) copyMessage(rd io.Reader, buf []byte) error {
 			return rerr
 		}
 	}
+}
+
+// forward frames (protocol xml) and sends the n bytes read at buf[1:].
+func (b *wsBridge) forward(buf []byte, n int) error {
+	if n == 0 {
+		return nil
+	}
+	b.upBytes += int64(n)
+	start, end := 1, 1+n
+	var ferr error
+	if b.up != nil {
+		start, end, ferr = b.up.frame(buf, 1, n)
+	}
+	if end > start {
+		if err := b.toBackend(buf[start:end]); err != nil {
+			return err
+		}
+	}
+	return ferr
 }
 
 func (b *wsBridge) toBackend(p []byte) error {
@@ -376,7 +407,9 @@ func (b *wsBridge) toBackend(p []byte) error {
 		b.msgsDown.Add(1)
 		return nil
 	}
-	if _, err := b.bc.Write(p); err != nil {
+	// A write the backend does not take watches the client: one that
+	// reset ends the bridge now, not at the idle timeout.
+	if err := writeWatched(b.bc, p, &b.wdl, b.clientRaw); err != nil {
 		return fmt.Errorf("%w: %w", errBackendWrite, err)
 	}
 	return nil
@@ -400,29 +433,34 @@ func (b *wsBridge) backendToClient() error {
 	return b.backendXML()
 }
 
+// backendBinary reads the backend as the relay's directions do
+// (direction.read: no pooled buffer while waiting, TLS backends included).
 func (b *wsBridge) backendBinary() error {
-	var rw readWaiter
+	d := newDirection(b.bc, nil, "backend", "client", nil)
 	b.r.armIdle(b.bc)
 	for {
-		if err := b.waitBackend(&rw); err != nil {
-			return err
-		}
-		bp := copyBufPool.Get().(*[]byte)
-		n, rerr := b.bc.Read(*bp)
+		buf, bp, n, rerr := d.read()
 		var werr error
 		if n > 0 {
 			b.r.touch()
 			b.msgsDown.Add(1)
-			werr = b.toClient((*bp)[:n])
+			werr = b.toClient(buf[1 : 1+n])
 		}
-		copyBufPool.Put(bp)
+		if bp != nil {
+			relayBufPool.put(bp)
+		}
 		if werr != nil {
 			return werr
 		}
-		if rerr == io.EOF {
+		switch {
+		case rerr == io.EOF:
 			return nil
-		}
-		if rerr != nil && !isTimeout(rerr) {
+		case rerr == nil:
+		case isTimeout(rerr):
+			if b.r.idle <= 0 || b.r.idleExpired(b.bc) {
+				return errIdle
+			}
+		default:
 			return rerr
 		}
 	}
