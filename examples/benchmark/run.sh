@@ -7,6 +7,12 @@
 #
 #   examples/benchmark/run.sh              # all figures, 3 runs of 5 s
 #   RUNS=1 DURATION=2s FIGURES="throughput connrate" examples/benchmark/run.sh
+#   BEFORE=/tmp/old/flashgate examples/benchmark/run.sh   # also an older build, as "before"
+#
+# BEFORE names a flashgate binary built from an earlier commit. It runs beside
+# the current build on the same backends (its listeners on 78xx instead of
+# 71xx), so a change is measured against the build it replaces in one run,
+# with the peers' ratios as the yardstick for the machine's noise.
 #
 # Installs the peers the requested FIGURES compare with (Debian packages, npm
 # policyfile) when missing, and starts only those. Needs root
@@ -65,7 +71,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # HAProxy sizes its fd limit from
 PIDS=()
 cleanup() {
   # socat forks a child per client; its UDP children would outlive it.
-  for p in "${PIDS[@]}" ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-} ${HA64_PID:-}; do
+  for p in "${PIDS[@]}" ${FGB_PID:-} ${FG_PID:-} ${FGT_PID:-} ${HA_PID:-} ${HA64_PID:-}; do
     pkill -P "$p" 2>/dev/null || true
     kill "$p" 2>/dev/null || true
   done
@@ -100,6 +106,13 @@ cat "$OUT/bench-cert.pem" "$OUT/bench-key.pem" >"$OUT/bench.pem"
 export FLASHGATE_BENCH_CERT=$OUT/bench-cert.pem FLASHGATE_BENCH_KEY=$OUT/bench-key.pem BENCH_PEM=$OUT/bench.pem
 
 start_gateways() {
+  if [ -n "${BEFORE:-}" ]; then
+    sed -e 's/127\.0\.0\.1:71/127.0.0.1:78/' -e 's/127\.0\.0\.1:7843/127.0.0.1:7853/' \
+      -e 's/7100-7199/7800-7899/' -e 's/ports  = "7103"/ports  = "7803"/' \
+      examples/benchmark/flashgate.hcl >"$OUT/flashgate-before.hcl"
+    "$BEFORE" run -config "$OUT/flashgate-before.hcl" >>"$OUT/peers.log" 2>&1 &
+    FGB_PID=$!
+  fi
   "$OUT/flashgate" run -config examples/benchmark/flashgate.hcl >>"$OUT/peers.log" 2>&1 &
   FG_PID=$!
   "$OUT/flashgate" run -config examples/benchmark/flashgate-tls.hcl >>"$OUT/peers.log" 2>&1 &
@@ -121,9 +134,9 @@ start_gateways() {
   fi
 }
 stop_gateways() {
-  kill $FG_PID $FGT_PID ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
+  kill $FG_PID $FGT_PID ${FGB_PID:-} ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
   [ -f "$OUT/nginx/nginx.pid" ] && kill "$(cat "$OUT/nginx/nginx.pid")" 2>/dev/null || true
-  wait $FG_PID $FGT_PID ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
+  wait $FG_PID $FGT_PID ${FGB_PID:-} ${HA_PID:-} ${HA64_PID:-} 2>/dev/null || true
   sleep 1
 }
 start_gateways
@@ -149,6 +162,7 @@ withpid() {
   local p=
   case $1 in
     flashgate) p=$FG_PID ;;
+    flashgate-before) p=${FGB_PID:-} ;;
     haproxy) p=$HA_PID ;;
     haproxy-64k) p=$HA64_PID ;;
     nginx) p=$NGINX_WORKERS ;;
@@ -161,6 +175,9 @@ withpid() {
   return 0
 }
 
+# before PORT: the "before" build's target on PORT, when BEFORE is set.
+before() { if [ -n "${BEFORE:-}" ]; then echo "flashgate-before:$1"; fi; }
+
 bench() { # figure label target [flags...]
   local fig=$1 label=$2 target=$3; shift 3
   "$B" "$fig" -target "$target" -label "$label" -duration "$DURATION" -json "$@" >>"$RESULTS" \
@@ -172,32 +189,37 @@ for run in $(seq "$RUNS"); do
   for fig in $FIGURES; do
     case $fig in
       throughput)
-        for t in direct:7002 flashgate:7102 go-bare:7602 haproxy:7202 haproxy-64k:7212 nginx:7302 socat:7402; do
+        for t in direct:7002 flashgate:7102 $(before 7802) go-bare:7602 haproxy:7202 haproxy-64k:7212 nginx:7302 socat:7402; do
           bench throughput "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       connrate)
-        for t in direct:7001 flashgate:7101 go-bare:7601 haproxy:7201 nginx:7301 socat:7401; do
+        for t in direct:7001 flashgate:7101 $(before 7801) go-bare:7601 haproxy:7201 nginx:7301 socat:7401; do
           bench connrate "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       latency)
-        for t in direct:7001 flashgate:7101 haproxy:7201 nginx:7301; do
+        for t in direct:7001 flashgate:7101 $(before 7801) haproxy:7201 nginx:7301; do
           bench latency "${t%%:*}" "127.0.0.1:${t##*:}" -rate 5000; done ;;
       idle)
         stop_gateways
         start_gateways
         bench idle flashgate 127.0.0.1:7101 -conns 2000 -duration 1s -pid "$FG_PID"
+        if [ -n "${BEFORE:-}" ]; then
+          bench idle flashgate-before 127.0.0.1:7801 -conns 2000 -duration 1s -pid "$FGB_PID"
+        fi
         bench idle haproxy 127.0.0.1:7201 -conns 2000 -duration 1s -pid "$HA_PID"
         bench idle nginx 127.0.0.1:7301 -conns 2000 -duration 1s -pid "$NGINX_WORKERS" ;;
       policy)
-        for t in go-minimal:7845 flashgate:7843 npm-policyfile:7844 npm-fixed:7846; do
+        for t in go-minimal:7845 flashgate:7843 $(before 7853) npm-policyfile:7844 npm-fixed:7846; do
           bench policy "${t%%:*}" "127.0.0.1:${t##*:}" $(withpid "${t%%:*}" "${t##*:}"); done ;;
       xml)
-        for t in direct:7001 flashgate:7104 haproxy:7201; do
+        for t in direct:7001 flashgate:7104 $(before 7804) haproxy:7201; do
           bench xml "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
       ws)
         bench ws direct 127.0.0.1:7004 -path /
         bench ws flashgate 127.0.0.1:7103 -path /chat
+        if [ -n "${BEFORE:-}" ]; then bench ws flashgate-before 127.0.0.1:7803 -path /chat; fi
         bench ws websockify 127.0.0.1:7501 -path /
         bench ws direct-bulk 127.0.0.1:7004 -path / -size 65536
         bench ws flashgate-bulk 127.0.0.1:7103 -path /chat -size 65536
+        if [ -n "${BEFORE:-}" ]; then bench ws flashgate-before-bulk 127.0.0.1:7803 -path /chat -size 65536; fi
         bench ws websockify-bulk 127.0.0.1:7501 -path / -size 65536 ;;
       tls)
         bench tls flashgate 127.0.0.1:7106
@@ -205,7 +227,7 @@ for run in $(seq "$RUNS"); do
         bench throughput flashgate-tls 127.0.0.1:7106 -tls
         bench throughput haproxy-tls 127.0.0.1:7206 -tls ;;
       udp)
-        for t in direct:7003 flashgate:7105 nginx:7303 socat:7403; do
+        for t in direct:7003 flashgate:7105 $(before 7805) nginx:7303 socat:7403; do
           bench udp "${t%%:*}" "127.0.0.1:${t##*:}"; done ;;
     esac
   done
