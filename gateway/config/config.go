@@ -41,7 +41,10 @@ type Log struct {
 // Admin is the admin block.
 type Admin struct {
 	Address string // default 127.0.0.1:9843
-	Token   string // optional bearer token
+	Token   string // optional bearer token; never "" when the attribute is set
+	// Pprof serves Go's profiler at /debug/pprof/ (behind Token like every
+	// other endpoint). Default false: the profiler is off.
+	Pprof bool
 }
 
 // ACME is the acme block.

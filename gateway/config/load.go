@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/flashgate/flashgate/policyfile"
 )
@@ -230,13 +232,16 @@ func (d *decoder) decodeLog(b *hcl.Block, lc *Log) {
 	d.enum(c.Attributes, "format", &lc.Format, "console", "json")
 }
 
-var adminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "token"}}}
+var adminSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "address"}, {Name: "token"}, {Name: "pprof"}}}
 
 func (d *decoder) decodeAdmin(b *hcl.Block) *Admin {
 	c := d.content(b, adminSchema)
 	ac := &Admin{Address: defaultAdminAddress}
 	rng, ok := d.address(c.Attributes, "address", &ac.Address, addrBind)
-	d.str(c.Attributes, "token", &ac.Token)
+	if rng, ok := d.str(c.Attributes, "token", &ac.Token); ok && ac.Token == "" {
+		d.emptyToken(c.Attributes["token"], rng)
+	}
+	d.boolean(c.Attributes, "pprof", &ac.Pprof)
 	if ok && ac.Token == "" && !loopback(ac.Address) {
 		r := rng
 		d.diags = append(d.diags, &hcl.Diagnostic{
@@ -280,7 +285,9 @@ func (d *decoder) decodeACME(b *hcl.Block) *ACME {
 			d.errorf(rng, "", "invalid ca %q: must be the ACME directory URL (https://...)", ac.CA)
 		}
 	}
-	d.path(c.Attributes, "ca_root", &ac.CARoot)
+	if rng, ok := d.path(c.Attributes, "ca_root", &ac.CARoot); ok {
+		d.checkCAFile("ca_root", ac.CARoot, rng)
+	}
 	storageRng, hasStorage := d.path(c.Attributes, "storage", &ac.Storage)
 	for _, rb := range c.Blocks {
 		if ac.Redis != nil {
@@ -461,8 +468,11 @@ var certSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "cert_
 func (d *decoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS {
 	t := &ListenerTLS{MinVersion: "1.2"}
 	c := d.content(b, listenerTLSSchema)
-	d.path(c.Attributes, "cert_file", &t.CertFile)
-	d.path(c.Attributes, "key_file", &t.KeyFile)
+	certRng, certOK := d.path(c.Attributes, "cert_file", &t.CertFile)
+	keyRng, keyOK := d.path(c.Attributes, "key_file", &t.KeyFile)
+	if certOK && keyOK {
+		d.checkCertPair(t.CertFile, certRng, t.KeyFile, keyRng)
+	}
 	hasCert, hasKey := d.given(c.Attributes, "cert_file"), d.given(c.Attributes, "key_file")
 	if hasCert != hasKey {
 		if hasCert {
@@ -489,11 +499,16 @@ func (d *decoder) decodeListenerTLS(b *hcl.Block, owner string) *ListenerTLS {
 	for _, cb := range c.Blocks {
 		cc := d.content(cb, certSchema)
 		var cp CertPair
-		if _, ok := d.path(cc.Attributes, "cert_file", &cp.CertFile); !ok && !d.given(cc.Attributes, "cert_file") {
+		certRng, certOK := d.path(cc.Attributes, "cert_file", &cp.CertFile)
+		if !certOK && !d.given(cc.Attributes, "cert_file") {
 			d.missing(cb, "cert_file", "certificate of "+owner)
 		}
-		if _, ok := d.path(cc.Attributes, "key_file", &cp.KeyFile); !ok && !d.given(cc.Attributes, "key_file") {
+		keyRng, keyOK := d.path(cc.Attributes, "key_file", &cp.KeyFile)
+		if !keyOK && !d.given(cc.Attributes, "key_file") {
 			d.missing(cb, "key_file", "certificate of "+owner)
+		}
+		if certOK && keyOK {
+			d.checkCertPair(cp.CertFile, certRng, cp.KeyFile, keyRng)
 		}
 		t.Certificates = append(t.Certificates, cp)
 	}
@@ -583,7 +598,9 @@ func (d *decoder) decodeBackend(b *hcl.Block) *Backend {
 		tc := d.content(tb, backendTLSSchema)
 		t := &BackendTLS{Require: "trusted", Revocation: "soft"}
 		d.str(tc.Attributes, "server_name", &t.ServerName)
-		d.path(tc.Attributes, "ca_file", &t.CAFile)
+		if rng, ok := d.path(tc.Attributes, "ca_file", &t.CAFile); ok {
+			d.checkCAFile("ca_file", t.CAFile, rng)
+		}
 		d.enum(tc.Attributes, "require", &t.Require, "trusted", "report")
 		d.enum(tc.Attributes, "revocation", &t.Revocation, "soft", "required", "off")
 		bc.TLS = t
@@ -618,4 +635,42 @@ func (d *decoder) decodeUDP(b *hcl.Block) *UDP {
 	d.integer(c.Attributes, "max_datagram", &u.MaxDatagram, 1, maxUDPDatagram)
 	d.integer(c.Attributes, "max_sessions", &u.MaxSessions, 0, 1<<31-1)
 	return u
+}
+
+// emptyToken reports an admin token that is set but empty: most likely
+// env("NAME") of a variable that is unset or empty in this environment.
+// Read as "no token", it would leave the admin open without a word.
+func (d *decoder) emptyToken(attr *hcl.Attribute, rng hcl.Range) {
+	var names []string
+	if node, ok := attrNode(attr); ok {
+		hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+			call, ok := n.(*hclsyntax.FunctionCallExpr)
+			if !ok || call.Name != "env" || len(call.Args) != 1 {
+				return nil
+			}
+			if v, diags := call.Args[0].Value(d.ctx); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+				names = append(names, v.AsString())
+			}
+			return nil
+		})
+	}
+	const fix = "set it, or remove token for an admin without one"
+	if len(names) == 0 {
+		d.errorf(rng, "remove token for an admin without one", "empty admin token")
+		return
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	d.errorf(rng, fix, "empty admin token: environment variable %s is unset or empty", strings.Join(quoted, ", "))
+}
+
+// attrNode is attr's expression as a syntax node, when it is one.
+func attrNode(attr *hcl.Attribute) (hclsyntax.Node, bool) {
+	if attr == nil {
+		return nil, false
+	}
+	n, ok := attr.Expr.(hclsyntax.Node)
+	return n, ok
 }

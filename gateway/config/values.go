@@ -394,7 +394,9 @@ func (d *decoder) value(attrs hcl.Attributes, name string, ty cty.Type, what str
 	}
 	cv, err := convert.Convert(v, ty)
 	if err != nil {
-		d.errorf(rng, err.Error(), "invalid %s: %s required", name, what)
+		// err says again what is required ("a number is required"): the
+		// summary says it once.
+		d.errorf(rng, "", "invalid %s: %s required", name, what)
 		return cty.NilVal, rng, false
 	}
 	if cv.IsNull() || !cv.IsWhollyKnown() {
