@@ -20,6 +20,10 @@ import (
 // context. The file is linted as a socket policy: that is how the gateway
 // serves it (on policy requests, and as /crossdomain.xml).
 //
+// A file that is not a cross-domain-policy document (policyfile.Sniff) gets
+// one diagnostic without a subject (the caller points it at the file
+// attribute) that quotes nothing of the file.
+//
 // A site_control attribute in the block applies when the file has no
 // site-control element; when both are given they must agree.
 func loadPolicyFile(pc *Policy) hcl.Diagnostics {
@@ -32,6 +36,15 @@ func loadPolicyFile(pc *Policy) hcl.Diagnostics {
 			Summary:  fmt.Sprintf("policy %q: cannot read the policy file", pc.Name),
 			Detail:   err.Error(),
 			Subject:  &def,
+		}}
+	}
+	// A file that is not a policy at all (a wrong path, /etc/passwd, a
+	// secret) is reported at the file attribute, without its content:
+	// Lint's findings point into the file and show its line.
+	if err := policyfile.Sniff(data); err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("policy %q: file %s: %v", pc.Name, pc.File, err),
 		}}
 	}
 	for _, f := range policyfile.Lint(data, policyfile.LintOptions{Kind: policyfile.SocketKind}) {

@@ -280,3 +280,53 @@ listener "game" {
 		})
 	}
 }
+
+// TestPolicyFileNotAPolicy: a policy file that is not a cross-domain-policy
+// document is reported at the file attribute with what is wrong, and no byte
+// of its content: the path may point at /etc/passwd or a secret.
+func TestPolicyFileNotAPolicy(t *testing.T) {
+	const secret = "SECRET_TOKEN=hunter2-abcdef"
+	src := `
+policy "p" {
+  file = "target"
+}
+listener "l" {
+  address = "127.0.0.1:0"
+  policy  = "p"
+}
+`
+	tests := []struct {
+		name, body, want string
+	}{
+		{"text", secret + "\nmore\n", "not XML: text at line 1, column 1, before any element"},
+		{"text after a comment", "<!-- x -->\n  " + secret + "\n", "not XML: text at line 2, column 3, before any element"},
+		{"broken XML", "<" + secret + "\n", "not XML: not well-formed at line"},
+		{"passwd-like", "root:x:0:0:" + secret + ":/root:/bin/bash\n", "not XML: text at line 1, column 1"},
+		{"other root", "<?xml version=\"1.0\"?>\n<" + "secret" + " v=\"" + secret + "\"/>\n",
+			"not a cross-domain-policy document: the root element at line 2, column 1 is not <cross-domain-policy>"},
+		{"namespaced root", `<x:cross-domain-policy xmlns:x="` + secret + `"/>`, "not a cross-domain-policy document"},
+		{"empty", "", "not a cross-domain-policy document: no XML element"},
+		{"binary", "\x00\x01" + secret, "not XML"},
+		{"too large", strings.Repeat(secret+"\n", policyfile.MaxSize/len(secret)+1), "bytes or more"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadFlash(t, src, map[string]string{"target": tt.body})
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "config.hcl:3:10: policy \"p\": file ") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error does not say %q at the file attribute:\n%s", tt.want, msg)
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Errorf("error quotes the file:\n%s", msg)
+			}
+		})
+	}
+	// A policy document with a mistake inside is still linted, with its line.
+	_, err := loadFlash(t, src, map[string]string{"target": "<cross-domain-policy>\n<allow-access-from domain=\"*\" to-ports=\"x\"/>\n</cross-domain-policy>\n"})
+	if err == nil || !strings.Contains(err.Error(), "target:2:1: ") {
+		t.Errorf("a policy with a bad to-ports: error %v, want it at target:2:1", err)
+	}
+}

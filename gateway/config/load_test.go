@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,7 +188,18 @@ backend "voice" {
 
 func TestConfigFull(t *testing.T) {
 	t.Setenv("FLASHGATE_TEST_ADMIN_TOKEN", "s3cret")
-	path := writeConfig(t, fullConfig, map[string]string{"legacy-crossdomain.xml": legacyPolicy})
+	pf := newPEMFiles(t)
+	keyDir := t.TempDir() // lobby.key has an absolute path
+	lobbyKey := filepath.Join(keyDir, "lobby.key")
+	if err := os.WriteFile(lobbyKey, []byte(pf.leafKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(fullConfig, `"/etc/flashgate/lobby.key"`, strconv.Quote(lobbyKey), 1)
+	path := writeConfig(t, src, map[string]string{
+		"legacy-crossdomain.xml": legacyPolicy,
+		"chat.pem":               pf.leaf, "chat.key": pf.leafKey, "lobby.pem": pf.leaf,
+		"ca-api-root.pem": pf.ca, "internal-ca.pem": pf.ca,
+	})
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -248,7 +260,7 @@ func TestConfigFull(t *testing.T) {
 					CertFile: filepath.Join(dir, "chat.pem"),
 					KeyFile:  filepath.Join(dir, "chat.key"),
 					Certificates: []CertPair{
-						{CertFile: filepath.Join(dir, "lobby.pem"), KeyFile: "/etc/flashgate/lobby.key"},
+						{CertFile: filepath.Join(dir, "lobby.pem"), KeyFile: lobbyKey},
 					},
 					MinVersion: "1.0",
 				},
