@@ -20,13 +20,13 @@ func TestSniff(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"root:x:0:0:" + secret + ":/root:/bin/bash\n":            "not XML: text at line 1, column 1",
-		"\n\n  " + secret:                                          "not XML: text at line 3, column 3",
-		"<a " + secret + ">":                                       "not XML: not well-formed at line 1",
-		"<" + secret + "/>":                                        "root element at line 1, column 1 is not <cross-domain-policy>",
+		"root:x:0:0:" + secret + ":/root:/bin/bash\n": "not XML: text at line 1, column 1",
+		"\n\n  " + secret:    "not XML: text at line 3, column 3",
+		"<a " + secret + ">": "not XML: not well-formed at line 1",
+		"<" + secret + "/>":  "root element at line 1, column 1 is not <cross-domain-policy>",
 		"<?xml version=\"1.0\" encoding=\"" + secret + "\"?><a/>": "not XML",
-		"   ":                                                      "no XML element",
-		strings.Repeat(secret, MaxSize/len(secret)+1):              "bytes or more",
+		"   ": "no XML element",
+		strings.Repeat(secret, MaxSize/len(secret)+1): "bytes or more",
 	}
 	for in, want := range bad {
 		err := Sniff([]byte(in))
