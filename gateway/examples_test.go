@@ -24,8 +24,19 @@ func TestExampleConfigsLoad(t *testing.T) {
 	if len(files) < 8 {
 		t.Fatalf("found only %d example configs: %v", len(files), files)
 	}
+	// The TLS examples name certificate files their READMEs make, and the
+	// loader reads them: make a pair for them here.
+	pairDir := t.TempDir()
+	ca := tlstest.NewCert(t, "Example Root", true, nil)
+	leaf := tlstest.NewCert(t, "localhost", false, ca, tlstest.DNSNames("localhost"))
+	certFile, keyFile := tlstest.WritePair(t, pairDir, "pair", leaf, ca)
+	t.Setenv("FLASHGATE_BENCH_CERT", certFile)
+	t.Setenv("FLASHGATE_BENCH_KEY", keyFile)
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
+			if filepath.Base(filepath.Dir(f)) == "tls-legacy" { // cert.pem and key.pem beside the config
+				f = copyWithPair(t, f, certFile, keyFile)
+			}
 			cfg, err := LoadConfig(f)
 			if err != nil {
 				t.Fatalf("%v", err)
@@ -35,6 +46,23 @@ func TestExampleConfigsLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// copyWithPair copies the config file f into a temporary directory, beside
+// certFile and keyFile as cert.pem and key.pem, and returns the copy's path.
+func copyWithPair(t *testing.T, f, certFile, keyFile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for src, dst := range map[string]string{f: "flashgate.hcl", certFile: "cert.pem", keyFile: "key.pem"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "flashgate.hcl")
 }
 
 // TestTLSLegacyExample runs examples/tls-legacy as written, on free ports,

@@ -176,6 +176,7 @@ func TestKubernetesExample(t *testing.T) {
 	if !ok {
 		t.Fatal("ConfigMap has no config.hcl")
 	}
+	t.Setenv("FLASHGATE_ADMIN_TOKEN", "from-the-secret") // the Deployment sets it: an unset one is an error
 	cfg, err := gateway.ParseConfig([]byte(src), filepath.Join(dir, "config.hcl"))
 	if err != nil {
 		t.Fatalf("the ConfigMap's config.hcl:\n%v", err)
