@@ -2,6 +2,10 @@
 // structs. It fills in every default, resolves relative paths from the
 // config file's directory, checks references between blocks, and refuses
 // what Flash clients would silently reject (the Flash rules in flash.go).
+// It reads and parses every file the config names (policy files,
+// certificates and their keys, CA files: files.go), so that a file `run`
+// would fail on is reported at the attribute that named it; a file that is
+// not what it should be is described, never quoted.
 // Problems are reported together, each as "FILE:LINE:COL: message" with the
 // offending source line. The package opens no socket and knows nothing of
 // how the gateway serves what it describes.

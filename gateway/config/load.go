@@ -62,7 +62,10 @@ func Load(path string) (*Config, error) {
 // ("host:http"): it is resolved here with net.LookupPort, so every backend
 // address in the Config has a numeric port. A null value counts as unset. The functions env("NAME")
 // ("" when unset) and file("path") (a regular file of at most 1 MiB, relative
-// to the config's directory) are available; variables are not.
+// to the config's directory) are available; variables are not. An admin
+// token that comes out empty (env() of an unset variable) is an error, not
+// an admin without a token. Files the config names are read and parsed
+// (files.go, flash.go).
 func Parse(src []byte, filename string) (*Config, error) {
 	dir := filepath.Dir(filename)
 	if abs, err := filepath.Abs(dir); err == nil {
