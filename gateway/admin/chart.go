@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +65,11 @@ func charts(samples []Sample, now time.Time) []chart {
 	for _, n := range names {
 		vals := make([]float64, len(in))
 		for i, s := range in {
-			vals[i] = float64(s.Active[n])
+			v, ok := s.Active[n]
+			vals[i] = float64(v)
+			if !ok { // not there yet, or removed by a reload
+				vals[i] = math.NaN()
+			}
 		}
 		series = append(series, vals)
 	}
@@ -87,12 +92,15 @@ func charts(samples []Sample, now time.Time) []chart {
 	}
 }
 
-// fill scales the series (one value per sample of in) into c's lines.
+// fill scales the series (one value per sample of in; NaN: none) into c's
+// lines.
 func (c *chart) fill(in []Sample, from time.Time, names []string, series [][]float64, format func(float64) string) {
 	top := 0.0
 	for _, vals := range series {
 		for _, v := range vals {
-			top = max(top, v)
+			if !math.IsNaN(v) {
+				top = max(top, v)
+			}
 		}
 	}
 	top = niceCeil(top)
@@ -101,16 +109,21 @@ func (c *chart) fill(in []Sample, from time.Time, names []string, series [][]flo
 	var nowSum float64
 	for i, vals := range series {
 		var b strings.Builder
+		n := 0
 		for j, v := range vals {
+			if math.IsNaN(v) {
+				continue
+			}
 			x := chartW * in[j].Time.Sub(from).Seconds() / chartWindow.Seconds()
 			y := chartH - chartH*v/top
 			fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+			n++
 		}
-		if len(vals) > 0 {
+		if len(vals) > 0 && !math.IsNaN(vals[len(vals)-1]) {
 			nowSum += vals[len(vals)-1]
 		}
 		c.Lines = append(c.Lines, chartLine{Name: names[i], Color: chartColors[i%len(chartColors)],
-			Points: strings.TrimSpace(b.String()), N: len(vals)})
+			Points: strings.TrimSpace(b.String()), N: n})
 	}
 	if len(in) > 0 {
 		c.Now = format(nowSum)
