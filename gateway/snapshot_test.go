@@ -327,7 +327,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	checks := []struct{ re, want string }{
 		{`id="total-active" data-value="(\d+)"`, "9"},
 		{`id="listener-count" data-value="(\d+)"`, "3"},
-		{`id="servers-up" data-up="(\d+)"`, "1"}, // chat's echo; chat's dead server is down
+		{`id="servers-up" data-up="(\d+)"`, "1"},  // chat's echo; chat's dead server is down
 		{`data-up="\d+" data-total="(\d+)"`, "2"}, // voice is UDP: not checked, not counted
 		{`data-backend="voice" data-server="[^"]*" data-up="(\w+)"`, "unchecked"},
 		{`data-transport="(\w+)">UDP \(no TLS\)`, "udp"},
