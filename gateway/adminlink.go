@@ -33,7 +33,8 @@ type adminServer struct {
 
 // listenAdmin opens the admin socket for ac; start serves it.
 func (g *Gateway) listenAdmin(ctx context.Context, ac *AdminConfig) (*adminServer, error) {
-	s, err := admin.Listen(ctx, admin.Config{Address: ac.Address, Token: ac.Token,
+	// TODO(lead): Pprof: ac.Pprof once config.Admin has the pprof attribute.
+	s, err := admin.Listen(ctx, admin.Config{Address: ac.Address, Token: ac.Token, Pprof: false,
 		Source: adminSource{g}, Metrics: g.metrics.Metrics, Log: g.log})
 	if err != nil {
 		return nil, err

@@ -67,9 +67,12 @@ func (g *Gateway) status() *admin.Status {
 		})
 	}
 	if gen := g.gen.Load(); gen != nil {
+		protocols := backendProtocols(gen.cfg)
 		for _, bc := range gen.cfg.Backends {
 			if b := gen.pools[bc.Name]; b != nil {
-				doc.Backends = append(doc.Backends, backendStatus(b.state()))
+				bs := backendStatus(b.state())
+				bs.Protocol = protocols[bc.Name]
+				doc.Backends = append(doc.Backends, bs)
 			}
 		}
 		doc.Certificates = gen.served()
@@ -88,6 +91,35 @@ func (g *Gateway) status() *admin.Status {
 	}
 	doc.Tally()
 	return doc
+}
+
+// backendProtocols names what each backend of cfg carries for /status:
+// "tcp" (listeners and websocket blocks), "udp" (udp blocks: the page then
+// shows its servers as not checked, since no health check speaks UDP) or
+// "tcp+udp".
+func backendProtocols(cfg *Config) map[string]string {
+	tcp, udp := map[string]bool{}, map[string]bool{}
+	for _, lc := range cfg.Listeners {
+		tcp[lc.Backend] = true
+		for _, ws := range lc.WebSockets {
+			tcp[ws.Backend] = true
+		}
+	}
+	for _, uc := range cfg.UDP {
+		udp[uc.Backend] = true
+	}
+	out := make(map[string]string, len(cfg.Backends))
+	for _, bc := range cfg.Backends {
+		switch {
+		case udp[bc.Name] && tcp[bc.Name]:
+			out[bc.Name] = "tcp+udp"
+		case udp[bc.Name]:
+			out[bc.Name] = "udp"
+		default:
+			out[bc.Name] = "tcp"
+		}
+	}
+	return out
 }
 
 // backendStatus converts a pool's view of a backend to the document's.

@@ -285,7 +285,10 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	waitFor(t, func() bool { st := gw.status(); return len(st.UDP) == 1 && st.UDP[0].Sessions == 3 }, "3 udp sessions")
 	waitFor(t, func() bool { return gw.status().TotalActive == 9 }, "9 active")
-	waitFor(t, func() bool { return gw.status().ServersUp == 2 }, "chat's dead server checked down")
+	waitFor(t, func() bool { st := gw.status(); return st.ServersUp == 1 && st.ServersTotal == 2 }, "chat's dead server checked down")
+	if st := gw.status(); len(st.Backends) != 3 || st.Backends[0].Protocol != "tcp" || st.Backends[2].Protocol != "udp" {
+		t.Errorf("backend protocols: %+v", st.Backends)
+	}
 
 	url := "http://" + gw.AdminAddr().String() + "/"
 	run := func(args ...string) string {
@@ -324,8 +327,10 @@ func TestStatusPageInChromium(t *testing.T) {
 	checks := []struct{ re, want string }{
 		{`id="total-active" data-value="(\d+)"`, "9"},
 		{`id="listener-count" data-value="(\d+)"`, "3"},
-		{`id="servers-up" data-up="(\d+)"`, "2"}, // chat's echo and voice's; chat's dead server is down
-		{`data-up="\d+" data-total="(\d+)"`, "3"},
+		{`id="servers-up" data-up="(\d+)"`, "1"},  // chat's echo; chat's dead server is down
+		{`data-up="\d+" data-total="(\d+)"`, "2"}, // voice is UDP: not checked, not counted
+		{`data-backend="voice" data-server="[^"]*" data-up="(\w+)"`, "unchecked"},
+		{`data-transport="(\w+)">UDP \(no TLS\)`, "udp"},
 		{`id="certs-expiring" data-value="(\d+)"`, "1"},
 		{`id="udp-sessions" data-value="(\d+)"`, "3"},
 		{`data-listener="chat">\s*<td><b>chat</b></td>\s*<td><code>[^<]*</code></td>\s*<td class="num big" data-active="(\d+)"`, "7"},
@@ -341,7 +346,30 @@ func TestStatusPageInChromium(t *testing.T) {
 	if !strings.Contains(dom, `http-equiv="refresh" content="5"`) {
 		t.Error("the page does not refresh itself")
 	}
+	if strings.Count(dom, "○ not checked") != 1 || strings.Count(dom, "plain TCP") != 2 {
+		t.Errorf("the UDP backend is not shown as UDP and not checked (or a TCP one is):\n%s", dom)
+	}
 	if !strings.Contains(dom, "www.chat.example.com") || !strings.Contains(dom, "● down") {
 		t.Error("certificate names or a down server missing from the page")
+	}
+}
+
+// TestStatusBackendProtocols: a backend only udp blocks use is "udp" (the
+// page shows it not checked), one both kinds use "tcp+udp", the rest "tcp".
+func TestStatusBackendProtocols(t *testing.T) {
+	l := testListener("chat", "games", "chat")
+	l.WebSockets = []*WebSocketConfig{{Path: "/ws", Backend: "ws"}, {Path: "/same"}}
+	cfg := &Config{
+		Listeners: []*ListenerConfig{l},
+		Backends:  []*BackendConfig{{Name: "chat"}, {Name: "ws"}, {Name: "voice"}, {Name: "both"}, {Name: "unused"}},
+		UDP:       []*UDPConfig{{Name: "v", Backend: "voice"}, {Name: "b", Backend: "both"}},
+	}
+	cfg.Listeners = append(cfg.Listeners, testListener("both", "games", "both"))
+	got := backendProtocols(cfg)
+	want := map[string]string{"chat": "tcp", "ws": "tcp", "voice": "udp", "both": "tcp+udp", "unused": "tcp"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("backend %s: %q, want %q", k, got[k], v)
+		}
 	}
 }

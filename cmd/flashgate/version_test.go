@@ -4,39 +4,12 @@ import (
 	"bytes"
 	"os/exec"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
 
-func TestVersionOf(t *testing.T) {
-	const rev = "bd5498239c560e75c59883d3fa9eea87847247eb"
-	vcs := func(modified string) []debug.BuildSetting {
-		return []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified}}
-	}
-	tests := []struct {
-		name    string
-		ldflags string
-		info    *debug.BuildInfo
-		want    string
-	}{
-		{"no build info", "dev", nil, "dev"},
-		{"go run", "dev", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
-		{"ldflags win", "1.4.0", &debug.BuildInfo{Main: debug.Module{Version: "v1.3.0"}}, "1.4.0"},
-		{"go install @tag", "dev", &debug.BuildInfo{Main: debug.Module{Version: "v1.3.0"}}, "v1.3.0"},
-		{"checkout without tags", "dev", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("false")}, "dev (bd5498239c56)"},
-		{"dirty checkout", "dev", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: vcs("true")}, "dev (bd5498239c56+dirty)"},
-		{"pseudo-version names the revision", "dev",
-			&debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261127163708-bd5498239c56+dirty"}, Settings: vcs("true")},
-			"v0.0.0-20261127163708-bd5498239c56+dirty"},
-		{"ldflags and a revision", "1.4.0", &debug.BuildInfo{Settings: vcs("false")}, "1.4.0 (bd5498239c56)"},
-	}
-	for _, tt := range tests {
-		if got := versionOf(tt.ldflags, tt.info); got != tt.want {
-			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
-		}
-	}
-}
+// The version logic (tags, revisions, +dirty) is tested in gateway/admin
+// (TestBuildOf); here the binary built as an operator would.
 
 // TestVersionBinary builds the binary as an operator would and checks that
 // "version" carries the Go version and, when the build recorded a VCS

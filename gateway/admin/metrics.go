@@ -78,6 +78,8 @@ type Metrics struct {
 	udpDatagrams  *prometheus.CounterVec // udp, direction
 	udpDrops      *prometheus.CounterVec // udp, reason
 
+	build         Build
+	buildDesc     *prometheus.Desc
 	activeDesc    *prometheus.Desc
 	backendUpDesc *prometheus.Desc
 	serverActDesc *prometheus.Desc
@@ -90,10 +92,14 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		reg:           prometheus.NewRegistry(),
-		kinds:         append([]string(nil), opts.Kinds...),
-		reasons:       append([]string(nil), opts.RejectReasons...),
-		gauges:        opts.Gauges,
+		reg:     prometheus.NewRegistry(),
+		kinds:   append([]string(nil), opts.Kinds...),
+		reasons: append([]string(nil), opts.RejectReasons...),
+		gauges:  opts.Gauges,
+		build:   ReadBuild(),
+		buildDesc: prometheus.NewDesc(metricsNamespace+"_build_info",
+			"Always 1; the labels describe the running build (revision ends in +dirty for a modified checkout).",
+			[]string{"version", "revision", "goversion"}, nil),
 		connections:   counter("connections_total", "Accepted connections by what the sniffer found (policy, tls, http, data, silent).", "listener", "kind"),
 		bytes:         counter("bytes_total", "Bytes relayed, counted when a connection ends; direction is up (client to backend) or down.", "listener", "direction"),
 		policyAnswers: counter("policy_answers_total", "Socket policy files served.", "listener"),
@@ -140,12 +146,14 @@ func (m *Metrics) BackendTLS(backend, status string) {
 type stateCollector Metrics
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.buildDesc
 	ch <- c.activeDesc
 	ch <- c.backendUpDesc
 	ch <- c.serverActDesc
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.buildDesc, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
 	if c.gauges == nil {
 		return
 	}

@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,9 +43,19 @@ func (f *fakeSource) Status() *Status {
 // startServer runs a Server on a loopback port until the test ends.
 func startServer(t *testing.T, token string) (*Server, *fakeSource) {
 	t.Helper()
+	return startServerWith(t, Config{Token: token})
+}
+
+// startServerWith runs a Server for cfg (address, source, metrics and log
+// filled in) until the test ends.
+func startServerWith(t *testing.T, cfg Config) (*Server, *fakeSource) {
+	t.Helper()
 	src := &fakeSource{}
-	s, err := Listen(context.Background(), Config{Address: "127.0.0.1:0", Token: token, Source: src,
-		Metrics: newTestMetrics(Gauges{}), Log: zerolog.Nop()})
+	cfg.Address, cfg.Source, cfg.Log = "127.0.0.1:0", src, zerolog.Nop()
+	if cfg.Metrics == nil {
+		cfg.Metrics = newTestMetrics(Gauges{})
+	}
+	s, err := Listen(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,18 +80,62 @@ func get(t *testing.T, s *Server, path, token string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// do sends a GET to path with the Authorization header auth ("" for none).
+func do(t *testing.T, s *Server, path, auth string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr().String()+path, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
 func TestServerToken(t *testing.T) {
-	s, _ := startServer(t, "s3cret")
-	for _, path := range []string{"/", "/status", "/metrics", "/debug/pprof/"} {
-		for _, tok := range []string{"", "wrong", "s3cre", "s3cret2"} {
-			if resp, _ := get(t, s, path, tok); resp.StatusCode != http.StatusUnauthorized ||
-				resp.Header.Get("WWW-Authenticate") != `Bearer realm="flashgate"` {
-				t.Errorf("%s with token %q: %d %q, want 401 with a Bearer challenge", path, tok, resp.StatusCode,
-					resp.Header.Get("WWW-Authenticate"))
+	s, _ := startServerWith(t, Config{Token: "s3cret", Pprof: true})
+	basic := func(user, password string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+	}
+	wantChallenges := []string{`Basic realm="flashgate"`, `Bearer realm="flashgate"`}
+	for _, path := range []string{"/", "/status", "/status/history", "/metrics", "/debug/pprof/"} {
+		for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Bearer s3cre", "Bearer s3cret2", "s3cret",
+			"Token s3cret", basic("admin", "wrong"), basic("s3cret", ""), basic("", "s3cret2"), "Basic s3cret", "Basic !!"} {
+			resp := do(t, s, path, auth)
+			if resp.StatusCode != http.StatusUnauthorized || !slices.Equal(resp.Header.Values("WWW-Authenticate"), wantChallenges) {
+				t.Errorf("%s with %q: %d %q, want 401 with %q", path, auth, resp.StatusCode,
+					resp.Header.Values("WWW-Authenticate"), wantChallenges)
 			}
 		}
-		if resp, body := get(t, s, path, "s3cret"); resp.StatusCode != http.StatusOK {
-			t.Errorf("%s with the token: %d %s", path, resp.StatusCode, body)
+		for _, auth := range []string{"Bearer s3cret", "bearer s3cret", "BEARER s3cret", "Bearer  s3cret ",
+			basic("admin", "s3cret"), basic("", "s3cret"), basic("any one", "s3cret"), "basic " + base64.StdEncoding.EncodeToString([]byte("x:s3cret"))} {
+			if resp := do(t, s, path, auth); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s with %q: %d, want 200", path, auth, resp.StatusCode)
+			}
+		}
+		// As curl -u sends it.
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr().String()+path, nil)
+		req.SetBasicAuth("ops", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with SetBasicAuth: %d", path, resp.StatusCode)
+		}
+		// As a browser sends it: credentials in the URL.
+		resp, err = http.Get("http://ops:s3cret@" + s.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s with user:token@ in the URL: %d", path, resp.StatusCode)
 		}
 	}
 	if resp, body := get(t, s, "/healthz", ""); resp.StatusCode != http.StatusOK || body != "ok\n" {
@@ -198,5 +254,49 @@ func TestServerLifecycle(t *testing.T) {
 	s2.Stop()
 	if _, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("served after Stop")
+	}
+}
+
+// TestServerPprof: the profiler is served only when asked for, and then
+// behind the token like the rest.
+func TestServerPprof(t *testing.T) {
+	for _, token := range []string{"", "s3cret"} {
+		off, _ := startServerWith(t, Config{Token: token})
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine", "/debug/pprof/profile", "/debug/pprof/trace"} {
+			if resp, _ := get(t, off, path, token); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("pprof off, token %q: %s answered %d, want 404", token, path, resp.StatusCode)
+			}
+		}
+		on, _ := startServerWith(t, Config{Token: token, Pprof: true})
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
+			if resp, body := get(t, on, path, token); resp.StatusCode != http.StatusOK || body == "" {
+				t.Errorf("pprof on, token %q: %s answered %d", token, path, resp.StatusCode)
+			}
+		}
+		if token != "" {
+			if resp, _ := get(t, on, "/debug/pprof/heap", ""); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("pprof on without the token: %d, want 401", resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestServerBuildInfo: the build is in /status, on the page and in
+// flashgate_build_info.
+func TestServerBuildInfo(t *testing.T) {
+	s, _ := startServer(t, "")
+	b := ReadBuild()
+	_, body := get(t, s, "/status", "")
+	var doc struct{ Version string }
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || doc.Version == "" || doc.Version != b.String() {
+		t.Errorf("/status version %q (%v), want %q", doc.Version, err, b.String())
+	}
+	if _, page := get(t, s, "/", ""); !strings.Contains(page, `<span id="version">`+b.String()+`</span>`) {
+		t.Errorf("page lacks the version %q", b.String())
+	}
+	_, metrics := get(t, s, "/metrics", "")
+	want := `flashgate_build_info{goversion="` + b.GoVersion + `",revision="` + b.Revision + `",version="` + b.Version + `"} 1`
+	if !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }

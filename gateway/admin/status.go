@@ -16,6 +16,7 @@ import (
 // rest.
 type Status struct {
 	Time         time.Time        `json:"time"`
+	Version      string           `json:"version"` // the build (BuildVersion); the server fills it
 	Uptime       string           `json:"uptime"`
 	Draining     bool             `json:"draining"`
 	Listeners    []ListenerStatus `json:"listeners"`
@@ -50,13 +51,20 @@ type ListenerStatus struct {
 
 // BackendStatus is a backend in /status.
 type BackendStatus struct {
-	Name        string         `json:"name"`
-	Builtin     string         `json:"builtin,omitempty"`
-	Balance     string         `json:"balance,omitempty"`
-	HealthCheck string         `json:"health_check,omitempty"`
-	TLS         bool           `json:"tls"`
-	Servers     []ServerStatus `json:"servers"`
+	Name        string `json:"name"`
+	Builtin     string `json:"builtin,omitempty"`
+	Balance     string `json:"balance,omitempty"`
+	HealthCheck string `json:"health_check,omitempty"`
+	TLS         bool   `json:"tls"`
+	// Protocol is what the backend carries: "tcp", "udp" (named by udp
+	// blocks only: no TCP health check applies, so its servers' Up means
+	// "not checked") or "tcp+udp".
+	Protocol string         `json:"protocol,omitempty"`
+	Servers  []ServerStatus `json:"servers"`
 }
+
+// UDPOnly reports a backend only udp blocks use: its health is not checked.
+func (b *BackendStatus) UDPOnly() bool { return b.Protocol == "udp" }
 
 // ServerStatus is one server of a backend in /status: its health as the
 // gateway sees it.
@@ -120,6 +128,9 @@ func (s *Status) Tally() {
 	for i := range s.Backends {
 		b := &s.Backends[i]
 		b.Servers = nonNil(b.Servers)
+		if b.UDPOnly() {
+			continue // not checked: counted neither up nor down
+		}
 		for _, sv := range b.Servers {
 			s.ServersTotal++
 			if sv.Up {
@@ -196,6 +207,8 @@ const pageRefresh = 5 * time.Second
 type pageData struct {
 	*Status
 	RefreshSeconds int
+	Charts         []chart
+	SampleSeconds  float64
 }
 
 // newPage parses status.html; kinds orders the connection kinds shown.
