@@ -33,8 +33,7 @@ type adminServer struct {
 
 // listenAdmin opens the admin socket for ac; start serves it.
 func (g *Gateway) listenAdmin(ctx context.Context, ac *AdminConfig) (*adminServer, error) {
-	// TODO(lead): Pprof: ac.Pprof once config.Admin has the pprof attribute.
-	s, err := admin.Listen(ctx, admin.Config{Address: ac.Address, Token: ac.Token, Pprof: false,
+	s, err := admin.Listen(ctx, admin.Config{Address: ac.Address, Token: ac.Token, Pprof: ac.Pprof,
 		Source: adminSource{g}, Metrics: g.metrics.Metrics, Log: g.log})
 	if err != nil {
 		return nil, err

@@ -250,7 +250,7 @@ func (d *decoder) decodeAdmin(b *hcl.Block) *Admin {
 		d.diags = append(d.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagWarning,
 			Summary:  fmt.Sprintf("admin address %q is not loopback and has no token", ac.Address),
-			Detail:   "/status and /metrics are open to anyone who can reach it: set token = env(\"FLASHGATE_ADMIN_TOKEN\") or bind 127.0.0.1",
+			Detail:   "/status, /metrics and /debug/pprof (when pprof = true) are open to anyone who can reach it: set token = env(\"FLASHGATE_ADMIN_TOKEN\") or bind 127.0.0.1",
 			Subject:  &r,
 		})
 	}
