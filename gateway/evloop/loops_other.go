@@ -1,20 +1,27 @@
 //go:build !linux
 
-package gateway
+package evloop
 
-import "errors"
+// Loops exist on Linux only; elsewhere every connection has goroutines.
+type Loops struct{}
 
-// evLoops exist on Linux only; elsewhere every connection has goroutines.
-type evLoops struct{}
+// New returns ErrUnsupported.
+func New(int) (*Loops, error) { return nil, ErrUnsupported }
 
-func newEvLoops(int) (*evLoops, error) { return nil, errors.New("event loops need Linux epoll") }
+// Close does nothing.
+func (*Loops) Close() {}
 
-func (*evLoops) close() {}
+// Open reports no connection.
+func (*Loops) Open() int { return 0 }
 
-// evConn exists on Linux only.
-type evConn struct{}
+// Prepare is never called: New fails.
+func (*Loops) Prepare(int, Host) *Conn { return &Conn{} }
 
-func (*evConn) abort() {}
+// Conn exists on Linux only.
+type Conn struct{}
 
-// serveEvented is never called: without loops no route is served evented.
-func (l *listener) serveEvented(*route) bool { return true }
+// Start refuses.
+func (*Conn) Start() error { return ErrUnsupported }
+
+// Abort does nothing.
+func (*Conn) Abort() {}

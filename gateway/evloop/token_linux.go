@@ -1,4 +1,4 @@
-package gateway
+package evloop
 
 import "golang.org/x/sys/unix"
 
