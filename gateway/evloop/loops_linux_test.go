@@ -20,4 +20,3 @@ func TestLoopsPickWraps(t *testing.T) {
 		}
 	}
 }
-
