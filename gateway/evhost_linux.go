@@ -122,6 +122,9 @@ func (eh *evHost) HandOver(fd int, sniffed int, kind wire.Kind) {
 // Finish logs the connection's summary line (conn.finish).
 func (eh *evHost) Finish(s evloop.Summary) {
 	h := eh.conn()
+	if s.Err == evloop.ErrIdle {
+		s.Err = errIdle // logged at info level, as on the Go path
+	}
 	sum := summary{kind: s.Kind, res: relayResult{Up: s.Up, Down: s.Down, Spliced: s.Spliced, Reason: s.Reason, Err: s.Err}}
 	if h.srv != nil {
 		sum.backend = h.srv.addr
