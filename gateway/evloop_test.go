@@ -334,6 +334,10 @@ func TestEventedIdleTimeout(t *testing.T) {
 	if got := strings.Count(logs.String(), `"reason":"idle timeout"`); got != 1 {
 		t.Fatalf("%d idle timeouts, want 1:\n%s", got, logs)
 	}
+	// An idle timeout is an ordinary end: info, as on the Go path.
+	if !regexp.MustCompile(`"level":"info"[^\n]*"reason":"idle timeout"`).MatchString(logs.String()) {
+		t.Fatalf("the idle timeout is not logged at info level:\n%s", logs)
+	}
 }
 
 // TestEventedShutdown: connections still open at shutdown_timeout are
