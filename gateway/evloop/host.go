@@ -45,7 +45,7 @@ type Settings struct {
 	Transparent  bool          // no sniffing: the loop dials the backend at once
 	ProxyIn      string        // "", "v1" or "v2": the PROXY header the client sends first
 	ProxyTimeout time.Duration // how long the client's PROXY header may take
-	SniffBuf     []byte        // where the first bytes are sniffed (wire.MaxSniff long); read back by HandOver's caller
+	SniffBuf     []byte        // where the first bytes are sniffed (wire.MaxSniff long); HandOver leaves them there
 }
 
 // Action is what Host.Decide wants done with a sniffed connection.

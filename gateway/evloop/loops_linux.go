@@ -105,7 +105,7 @@ type task struct {
 // task ops.
 const (
 	opAdd   = iota + 1 // register e's client socket
-	opAbort            // end e (conn.shutdown)
+	opAbort            // end e (Conn.Abort)
 	opClose            // shut down every connection and end the loop
 )
 
@@ -353,8 +353,8 @@ func (l *loop) poll(uintptr) bool {
 	}
 }
 
-// close ends the loop: connections still open are shut down (the gateway
-// drains them before, so normally none is left), then the loop stops.
+// close ends the loop: connections still open are shut down (the caller
+// normally ends them before), then the loop stops.
 func (l *loop) close() {
 	if l.closed.Swap(true) {
 		return

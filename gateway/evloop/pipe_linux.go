@@ -13,7 +13,7 @@ import (
 // soon as the pipe is empty again, so an idle connection holds none.
 
 // bulkExit: a splice round that moves less than this ends bulk mode; small
-// messages are cheaper through the buffer (evio_linux.go).
+// messages are cheaper through the buffer (io_linux.go).
 const bulkExit = 16 << 10
 
 // pipeSize is the capacity asked for each splice pipe (the kernel may refuse;
