@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/evloop"
 	"github.com/rs/zerolog"
 )
 
@@ -31,9 +32,9 @@ type conn struct {
 	srv *server // the backend server dialed, released when the connection ends
 
 	mu       sync.Mutex
-	backendC net.Conn // set while relaying, for shutdown
-	ev       *evConn  // set when an event loop relays the connection (c is nil then)
-	closing  string   // reason forced by shutdown
+	backendC net.Conn     // set while relaying, for shutdown
+	ev       *evloop.Conn // set when an event loop relays the connection (c is nil then)
+	closing  string       // reason forced by shutdown
 	buf      [maxSniff]byte
 }
 
@@ -245,7 +246,7 @@ func (h *conn) shutdown(reason string) {
 	c := h.c // set late when an event loop hands the connection over
 	h.mu.Unlock()
 	if ev != nil {
-		ev.abort() // the loop closes both sockets and reports
+		ev.Abort() // the loop closes both sockets and reports
 		return
 	}
 	c.Close()

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flashgate/flashgate/gateway/evloop"
 )
 
 // serveEvented accepts with accept4 for as long as the listener's route is
@@ -28,7 +30,7 @@ func (l *listener) serveEvented(rt *route) bool {
 	var acceptErr error
 	accept := func(fd uintptr) bool {
 		for l.route.Load() == rt {
-			nfd, client, err := sysAccept4(int(fd))
+			nfd, client, err := evloop.Accept4(int(fd))
 			switch {
 			case err == nil:
 				l.handOver(rt, nfd, client)
@@ -62,13 +64,12 @@ func (l *listener) handOver(rt *route, fd int, client netip.AddrPort) {
 	if h == nil {
 		return
 	}
-	loop := l.gw.loops.pick()
-	e := newEvConn(h, loop, fd)
+	e := l.gw.loops.Prepare(fd, (*evHost)(h))
 	h.mu.Lock()
 	h.ev = e
 	h.mu.Unlock()
-	if err := loop.add(e); err != nil {
-		sysClose(fd)
+	if err := e.Start(); err != nil {
+		unix.Close(fd)
 		h.finish(summary{kind: KindRaw, res: relayResult{Reason: reasonShutdown}})
 	}
 }
@@ -78,7 +79,7 @@ var errListenerClosed = errors.New("listener closed")
 // resetClose closes fd with SO_LINGER 0: a reset, no TIME_WAIT.
 func resetClose(fd int) {
 	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
-	sysClose(fd)
+	unix.Close(fd)
 }
 
 // rawConn returns the raw connection of the listener's duplicate, made on

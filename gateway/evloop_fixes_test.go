@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/evloop"
 	"github.com/flashgate/flashgate/policyfile"
 	"golang.org/x/sys/unix"
 )
@@ -25,16 +25,6 @@ import (
 func openFDs() int {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	return len(ents)
-}
-
-// emptyPipePool closes every pooled pipe, as its expiry would after pipeIdle.
-func emptyPipePool() {
-	pipePool.mu.Lock()
-	defer pipePool.mu.Unlock()
-	for _, p := range pipePool.free {
-		p.discard()
-	}
-	pipePool.free = pipePool.free[:0]
 }
 
 // TestEventedIdleAfterBurstHoldsNoPipe: connections that carried a 4 MiB
@@ -48,7 +38,7 @@ func TestEventedIdleAfterBurstHoldsNoPipe(t *testing.T) {
 		conns[i] = dial(t, gw.Addr("bin"))
 		echoOnce(t, conns[i], "warm")
 	}
-	emptyPipePool()
+	evloop.EmptyPipePool()
 	before := openFDs() // n × (client, gateway's two, backend's one)
 	data := make([]byte, 4<<20)
 	rand.Read(data)
@@ -71,12 +61,12 @@ func TestEventedIdleAfterBurstHoldsNoPipe(t *testing.T) {
 	}
 	// Idle now; the pool's expiry (pipeIdle) closes the returned pipes.
 	time.Sleep(50 * time.Millisecond)
-	emptyPipePool()
+	evloop.EmptyPipePool()
 	if got := openFDs(); got != before {
 		t.Fatalf("%d descriptors with %d idle connections after a burst, %d before it: %d pipes held",
 			got, n, before, (got-before)/2)
 	}
-	if got := gw.loops.open(); got != n {
+	if got := gw.loops.Open(); got != n {
 		t.Fatalf("loops hold %d connections, want %d", got, n)
 	}
 }
@@ -184,10 +174,10 @@ func TestEventedResetWhileBackendStalled(t *testing.T) {
 		return true
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for (gw.loops.open() > 0 || !closedAtBackend()) && time.Now().Before(deadline) {
+	for (gw.loops.Open() > 0 || !closedAtBackend()) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := gw.loops.open(); got != 0 {
+	if got := gw.loops.Open(); got != 0 {
 		t.Fatalf("%d relays still open after their clients reset", got)
 	}
 	if !closedAtBackend() {
@@ -195,20 +185,6 @@ func TestEventedResetWhileBackendStalled(t *testing.T) {
 	}
 	if out := logs.String(); !bytes.Contains([]byte(out), []byte(`"reason":"client error"`)) {
 		t.Fatalf("no relay ended with reason client error:\n%s", out)
-	}
-}
-
-// TestEvLoopsPickWraps: the round robin stays in range when its counter
-// wraps (on 386 and arm an int conversion would go negative at 2^31).
-func TestEvLoopsPickWraps(t *testing.T) {
-	ls := &evLoops{loops: []*evLoop{{}, {}, {}}}
-	for _, start := range []uint32{math.MaxInt32 - 2, math.MaxUint32 - 2} {
-		ls.next.Store(start)
-		for range 6 {
-			if ls.pick() == nil {
-				t.Fatal("no loop picked")
-			}
-		}
 	}
 }
 
@@ -269,7 +245,7 @@ func TestEventedWaitsForHostName(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if got := gw.loops.open(); got != 1 {
+	if got := gw.loops.Open(); got != 1 {
 		t.Fatalf("loops hold %d connections while the name resolves, want 1", got)
 	}
 	s.resolved.Store(&[]netip.AddrPort{netip.MustParseAddrPort(backend)})
@@ -278,7 +254,7 @@ func TestEventedWaitsForHostName(t *testing.T) {
 		t.Fatalf("after the name resolved: %q %v", back, err)
 	}
 	c.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the relay ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the relay ended")
 
 	s.resolved.Store(&[]netip.AddrPort{})
 	c2 := dial(t, gw.Addr("bin"))

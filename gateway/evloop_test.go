@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/evloop"
 )
 
 // eventedGateway starts a gateway with one transparent listener "bin" in
@@ -93,7 +95,7 @@ func TestEventedIdleRelays(t *testing.T) {
 		conns[i] = dial(t, gw.Addr("bin"))
 		echoOnce(t, conns[i], fmt.Sprintf("hello %03d", i))
 	}
-	if got := gw.loops.open(); got != n {
+	if got := gw.loops.Open(); got != n {
 		t.Fatalf("loops hold %d connections, want %d", got, n)
 	}
 	// The echo backend holds a goroutine per connection, the test's
@@ -107,7 +109,7 @@ func TestEventedIdleRelays(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "evented connections ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "evented connections ended")
 	stop()
 	out := logs.String()
 	if got := strings.Count(out, `"kind":"raw"`); got != n {
@@ -163,7 +165,7 @@ func TestEventedSplices(t *testing.T) {
 		}
 	}
 	c.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the relay ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the relay ended")
 	stop()
 	m := regexp.MustCompile(`"bytes_up":(\d+),.*"bytes_spliced":(\d+)`).FindStringSubmatch(logs.String())
 	if m == nil {
@@ -210,7 +212,7 @@ func TestEventedFairness(t *testing.T) {
 		}
 	})
 	// On a failure the cleanup's close of bulk ends the writer.
-	waitFor(t, func() bool { return gw.loops.open() == 1 }, "the bulk connection relayed")
+	waitFor(t, func() bool { return gw.loops.Open() == 1 }, "the bulk connection relayed")
 	chat := dial(t, gw.Addr("chat"))
 	for i := range 50 {
 		echoOnce(t, chat, fmt.Sprintf("turn %d", i)) // 10 s deadline each (dial)
@@ -327,10 +329,14 @@ func TestEventedIdleTimeout(t *testing.T) {
 	}
 	echoOnce(t, busy, "still here")
 	busy.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the busy connection ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the busy connection ended")
 	stop()
 	if got := strings.Count(logs.String(), `"reason":"idle timeout"`); got != 1 {
 		t.Fatalf("%d idle timeouts, want 1:\n%s", got, logs)
+	}
+	// An idle timeout is an ordinary end: info, as on the Go path.
+	if !regexp.MustCompile(`"level":"info"[^\n]*"reason":"idle timeout"`).MatchString(logs.String()) {
+		t.Fatalf("the idle timeout is not logged at info level:\n%s", logs)
 	}
 }
 
@@ -436,7 +442,7 @@ func TestEventedReloadSwitches(t *testing.T) {
 	}
 	// The first connection after a reload is taken by the accept mode that
 	// was waiting (Go's accept here); the next ones by accept4 again.
-	waitFor(t, func() bool { return gw.loops.open() >= 2 }, "connections back on the event loops")
+	waitFor(t, func() bool { return gw.loops.Open() >= 2 }, "connections back on the event loops")
 }
 
 // TestEventedChaos: hundreds of concurrent clients on one multiplexed
@@ -464,7 +470,7 @@ func TestEventedChaos(t *testing.T) {
 	warm := dial(t, gw.Addr("mux"))
 	echoOnce(t, warm, "\x01warm")
 	warm.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the warm-up connection ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the warm-up connection ended")
 	base := fds()
 	const n = 400
 	var wg sync.WaitGroup
@@ -526,7 +532,7 @@ func TestEventedChaos(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "every connection off the loops")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "every connection off the loops")
 	waitFor(t, func() bool {
 		gw.mu.Lock()
 		defer gw.mu.Unlock()
@@ -534,17 +540,17 @@ func TestEventedChaos(t *testing.T) {
 	}, "every connection untracked")
 	// Pooled pipes may stay up to pipeIdle; allow for them.
 	deadline := time.Now().Add(10 * time.Second)
-	for fds() > base+pooledPipes()*2 && time.Now().Before(deadline) {
+	for fds() > base+evloop.PooledPipes()*2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := fds(); got > base+pooledPipes()*2 {
+	if got := fds(); got > base+evloop.PooledPipes()*2 {
 		ents, _ := os.ReadDir("/proc/self/fd")
 		var open []string
 		for _, e := range ents {
 			target, _ := os.Readlink("/proc/self/fd/" + e.Name())
 			open = append(open, e.Name()+"→"+target)
 		}
-		t.Fatalf("%d descriptors after the chaos, %d before (%d pooled pipes): %v", got, base, pooledPipes(), open)
+		t.Fatalf("%d descriptors after the chaos, %d before (%d pooled pipes): %v", got, base, evloop.PooledPipes(), open)
 	}
 	stop()
 	if got := strings.Count(logs.String(), `"message":"connection closed"`); got != n+1 {
@@ -603,7 +609,7 @@ func TestEventedProxyDrip(t *testing.T) {
 				t.Fatalf("backend saw %+v %q", r.hdr, r.data)
 			}
 			c.Close()
-			waitFor(t, func() bool { return gw.loops.open() == 0 }, "relays ended")
+			waitFor(t, func() bool { return gw.loops.Open() == 0 }, "relays ended")
 			stop()
 			out := logs.String()
 			if !strings.Contains(out, fmt.Sprintf(`"client":"%s","kind":"data","backend":"%s","bytes_up":%d`, real, baddr, len(payload))) {
@@ -627,7 +633,7 @@ func TestEventedHostName(t *testing.T) {
 	t.Logf("localhost resolved to %v", b.servers[0].addrs())
 	c := dial(t, gw.Addr("bin"))
 	echoOnce(t, c, "by name")
-	if got := gw.loops.open(); got != 1 {
+	if got := gw.loops.Open(); got != 1 {
 		t.Fatalf("loops hold %d connections, want the one to a host-name backend", got)
 	}
 	c.Close()
@@ -640,7 +646,7 @@ func TestEventedHostName(t *testing.T) {
 	c2 := dial(t, gw.Addr("bin"))
 	echoOnce(t, c2, "second address")
 	c2.Close()
-	waitFor(t, func() bool { return gw.loops.open() == 0 }, "the relays ended")
+	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the relays ended")
 	stop()
 	if st := b.servers[0].state(); !st.Up {
 		t.Fatalf("a reachable host-name server is marked down: %+v", st)

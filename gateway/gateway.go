@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/evloop"
 	"github.com/flashgate/flashgate/tlsterm"
 )
 
@@ -50,7 +51,7 @@ type Gateway struct {
 
 	// loops relay the connections of evented routes (route.evented); nil
 	// where they could not start (those connections then take goroutines).
-	loops     *evLoops
+	loops     *evloop.Loops
 	loopCount int // event loops to start: GOMAXPROCS when 0, none when < 0 (tests)
 
 	// resolver looks up backend host names; nil is net.DefaultResolver
@@ -197,7 +198,7 @@ func (g *Gateway) Listen(ctx context.Context) error {
 	g.udpBlocks = blocks
 	g.mu.Unlock()
 	if g.loopCount >= 0 {
-		if ls, err := newEvLoops(g.loopCount); err == nil {
+		if ls, err := evloop.New(g.loopCount); err == nil {
 			g.loops = ls
 		} else {
 			g.log.Debug().Err(err).Msg("connections relay with goroutines")
@@ -303,7 +304,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.serveWG.Wait()
 	g.drainConns(cfg.ShutdownTimeout, cancel)
 	if g.loops != nil {
-		g.loops.close()
+		g.loops.Close()
 	}
 	gen := g.gen.Load()
 	if gen.cancel != nil {

@@ -29,8 +29,6 @@ var errIdle = errors.New("idle timeout")
 // copyBufSize is the size of the pooled buffers used for small reads.
 const copyBufSize = 32 << 10
 
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
-
 // smallRead is the size of a direction's own read array: a stream whose
 // socket cannot be watched directly (TLS) blocks in a read into it, so a
 // waiting direction holds no pooled buffer.

@@ -1,22 +1,24 @@
-package gateway
+package evloop
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
-// evConn is one connection relayed by an event loop. All of it belongs to
+// Conn is one connection relayed by an event loop. All of it belongs to
 // the loop's goroutine; other goroutines reach it through the loop's task
-// queue (abort).
-type evConn struct {
-	h    *conn
-	loop *evLoop
+// queue (Abort).
+type Conn struct {
+	h    Host
+	dial Dialer // while going to the backend
+	loop *loop
 	tok  uint64
 	hi   int   // index + 1 in the loop's timer heap (0: no timer)
 	when int64 // unixnano: the timer's deadline
@@ -24,19 +26,16 @@ type evConn struct {
 	cfd, bfd int // -1 once closed
 
 	state    uint8
-	kind     Kind  // what the summary reports: raw, or what sniffing found
-	sn       int   // bytes sniffed into h.buf
-	sniffEnd int64 // unixnano: sniff_timeout while sniffing (0: none)
-	proxyEnd int64 // unixnano: the PROXY header's deadline
+	kind     wire.Kind // what the summary reports: raw, or what sniffing found
+	sbuf     []byte    // Settings.SniffBuf
+	sn       int       // bytes sniffed into sbuf
+	proxyIn  string    // Settings.ProxyIn
+	transp   bool      // Settings.Transparent
+	sniffDur int64     // Settings.SniffTimeout, ns
+	sniffEnd int64     // unixnano: sniff_timeout while sniffing (0: none)
+	proxyEnd int64     // unixnano: the PROXY header's deadline
 	px       *evProxyBuf
-	hdrLen   int64     // bytes of the backend's PROXY header in up.n
-	cands    []*server // dial order, while dialing
-	ci       int       // the server being dialed
-	ai       int       // its address being dialed
-	dialAP   netip.AddrPort
-	lastErr  error
-	dialing  *server
-	dialErrs []error
+	hdrLen   int64 // bytes of the backend's PROXY header in up.n
 	deadline int64 // unixnano: the connect timeout while dialing
 	idle     int64 // idle timeout, ns (0: none)
 	last     int64 // unixnano of the last byte moved either way
@@ -58,7 +57,7 @@ type evConn struct {
 // (with edge-triggered readiness no new event would come for it).
 const evBudget = 1 << 20
 
-// evConn states.
+// Conn states.
 const (
 	evNew       = iota // accepted (transparent) or sniffed as data: the loop dials next
 	evProxy            // reading the client's PROXY header
@@ -84,27 +83,28 @@ type evDir struct {
 	done   bool // EOF passed on (or the relay ends)
 	n      int64
 	splice int64
-	f      *framer // protocol xml: NUL-framed messages (no splice then)
-	ferr   error   // over max_message: ends the relay once the bytes before it are out
+	f      *wire.Framer // protocol xml: NUL-framed messages (no splice then)
+	ferr   error        // over max_message: ends the relay once the bytes before it are out
 }
 
 func (d *evDir) pending() bool { return d.end > d.off || d.inPipe > 0 }
 
-// newEvConn prepares a connection on an accepted client socket.
-func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
-	e := &evConn{h: h, loop: loop, cfd: cfd, bfd: -1, cw: true, kind: KindRaw}
+// newConn prepares a connection on an accepted client socket.
+func newConn(h Host, loop *loop, cfd int) *Conn {
+	st := h.Settings()
+	e := &Conn{h: h, loop: loop, cfd: cfd, bfd: -1, cw: true, kind: wire.KindRaw,
+		sbuf: st.SniffBuf, proxyIn: st.ProxyIn, transp: st.Transparent, sniffDur: int64(st.SniffTimeout)}
 	e.up.name, e.down.name = "client", "backend"
-	cfg := h.rt.cfg
-	e.idle = int64(cfg.IdleTimeout)
-	if !h.rt.transparent() {
-		e.state, e.kind = evSniffing, KindUnknown
-		if cfg.SniffTimeout > 0 {
-			e.sniffEnd = h.start.Add(cfg.SniffTimeout).UnixNano()
+	e.idle = int64(st.IdleTimeout)
+	if !st.Transparent {
+		e.state, e.kind = evSniffing, wire.KindUnknown
+		if st.SniffTimeout > 0 {
+			e.sniffEnd = st.Start.Add(st.SniffTimeout).UnixNano()
 		}
 	}
-	if cfg.ProxyProtocol != "" {
+	if st.ProxyIn != "" {
 		e.state = evProxy
-		e.proxyEnd = h.start.Add(proxyHeaderTimeout).UnixNano()
+		e.proxyEnd = st.Start.Add(st.ProxyTimeout).UnixNano()
 	}
 	return e
 }
@@ -114,7 +114,7 @@ func newEvConn(h *conn, loop *evLoop, cfd int) *evConn {
 const evResolvePoll = int64(10 * time.Millisecond)
 
 // deadlineNow is the deadline of e's current state (unixnano, 0: none).
-func (e *evConn) deadlineNow() int64 {
+func (e *Conn) deadlineNow() int64 {
 	switch e.state {
 	case evProxy:
 		return e.proxyEnd
@@ -133,13 +133,13 @@ func (e *evConn) deadlineNow() int64 {
 }
 
 // due reports whether e's timer should act now.
-func (e *evConn) due(now int64) bool {
+func (e *Conn) due(now int64) bool {
 	d := e.deadlineNow()
 	return d > 0 && now >= d
 }
 
 // expire acts on a passed timeout.
-func (e *evConn) expire(now int64) {
+func (e *Conn) expire(now int64) {
 	if e.ended || !e.due(now) {
 		return
 	}
@@ -148,9 +148,9 @@ func (e *evConn) expire(now int64) {
 		e.proxyTimedOut()
 	case evSniffing:
 		// Silence, or a prefix the sniffer could not place: data.
-		kind := KindData
+		kind := wire.KindData
 		if e.sn == 0 {
-			kind = KindSilent
+			kind = wire.KindSilent
 		}
 		e.decide(kind, now)
 	case evResolving:
@@ -159,26 +159,27 @@ func (e *evConn) expire(now int64) {
 	case evDialing:
 		e.dialFailed(os.ErrDeadlineExceeded, now)
 	case evRelaying, evAnswering:
-		e.fail(reasonIdle, errIdle)
+		e.fail(ReasonIdle, ErrIdle)
 	}
 }
 
-// abort ends the connection from another goroutine (conn.shutdown): the
-// loop ends it and reports the reason conn.shutdown recorded.
-func (e *evConn) abort() {
-	e.loop.push(evTask{op: opAbort, e: e})
+// Abort ends the connection from another goroutine: the loop closes both
+// sockets and calls Host.Finish with no reason (the caller knows why). It
+// does nothing once the connection has ended or been handed over.
+func (e *Conn) Abort() {
+	e.loop.push(task{op: opAbort, e: e})
 }
 
 // refuse ends a connection the loop will not take (it is closing).
-func (e *evConn) refuse() {
+func (e *Conn) refuse() {
 	e.ended = true
 	sysClose(e.cfd)
 	e.cfd = -1
-	e.h.finish(summary{kind: KindRaw, res: relayResult{Reason: reasonShutdown}})
+	e.h.Finish(Summary{Kind: wire.KindRaw, Reason: ReasonShutdown})
 }
 
 // event handles readiness reported for one side.
-func (e *evConn) event(side int, ev uint32, now int64) {
+func (e *Conn) event(side int, ev uint32, now int64) {
 	if e.ended {
 		return
 	}
@@ -219,7 +220,7 @@ func (e *evConn) event(side int, ev uint32, now int64) {
 
 // requeue puts e on its loop's again list when a direction stopped at the
 // budget.
-func (e *evConn) requeue() {
+func (e *Conn) requeue() {
 	if e.more && !e.ended && !e.queued {
 		e.queued = true
 		e.loop.again = append(e.loop.again, e)
@@ -228,97 +229,54 @@ func (e *evConn) requeue() {
 
 // toBackend starts the way to the backend: its PROXY header (if it wants
 // one) goes in front of the bytes waiting for it, then the dial.
-func (e *evConn) toBackend(now int64) {
-	if !e.h.rt.backend.loopReady() {
+func (e *Conn) toBackend(now int64) {
+	if e.dial == nil {
+		e.dial = e.h.Dialer()
+	}
+	if !e.dial.Resolved() {
 		// A host name not resolved yet: wait in the loop, looking again
 		// every evResolvePoll, within connect_timeout.
 		if e.state != evResolving {
 			e.state, e.last = evResolving, now
-			e.deadline = now + int64(e.h.rt.backend.timeout())
+			e.deadline = now + int64(e.dial.ConnectTimeout())
 			return
 		}
 		if now >= e.deadline {
 			e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
-			b := e.h.rt.backend
-			var errs []error
-			for _, s := range b.servers {
-				if len(s.addrs()) == 0 {
-					errs = append(errs, fmt.Errorf("dial backend %s: host name not resolved within connect_timeout", s.addr))
-				}
-			}
-			err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(errs...))
-			e.finish("backend unreachable", err)
+			e.finish(ReasonUnreachable, e.dial.Unresolved())
 		}
 		return
 	}
 	e.backendProxyHeader()
 	e.state = evNew
-	e.dial(now)
-}
-
-// dial starts dialing the backend's servers in balance order.
-func (e *evConn) dial(now int64) {
-	e.cands = e.h.rt.backend.candidates()
+	e.dial.Start()
 	e.dialNext(now)
 }
 
-// dialNext starts a connect to the next candidate, or ends the connection
-// when none is left.
-func (e *evConn) dialNext(now int64) {
-	b := e.h.rt.backend
-	for e.ci < len(e.cands) {
-		s := e.cands[e.ci]
-		e.dialing = s
-		addrs := s.addrs()
-		if e.ai >= len(addrs) {
-			// Every address of s failed (a host name may have several,
-			// tried in order as Go's dialer does): s is down.
-			if len(addrs) == 0 {
-				e.lastErr = errors.New("no address resolved")
-				e.dialErrs = append(e.dialErrs, fmt.Errorf("dial backend %s: %w", s.addr, e.lastErr))
-			}
-			if s.host != "" {
-				b.resolveSoon() // the name may point elsewhere by now
-			}
-			s.failed(e.lastErr, false)
-			if b.dialErrors != nil {
-				b.dialErrors.Inc()
-			}
-			e.ci, e.ai = e.ci+1, 0
-			continue
+// dialNext starts a connect to the next address the Dialer gives, or ends
+// the connection when none is left.
+func (e *Conn) dialNext(now int64) {
+	for {
+		ap, ok := e.dial.NextAddr()
+		if !ok {
+			break
 		}
-		e.dialAP = addrs[e.ai]
-		fd, err := connectNonblock(e.dialAP)
+		fd, err := connectNonblock(ap)
 		if err != nil {
-			e.attemptFailed(err)
+			e.dial.Failed(err)
 			continue
 		}
 		e.bfd = fd
 		if err := e.loop.register(fd, e.tok<<1|sideBackend); err != nil {
-			e.fail(reasonBackendError, err)
+			e.fail(ReasonBackendError, err)
 			return
 		}
 		e.state = evDialing
-		e.deadline = now + int64(b.timeout())
+		e.deadline = now + int64(e.dial.ConnectTimeout())
 		return
 	}
 	e.up.n += int64(e.up.end - e.up.off) // the sniffed bytes count as read
-	err := fmt.Errorf("backend %q: %w: %w", b.cfg.Name, ErrNoBackend, errors.Join(e.dialErrs...))
-	e.finish("backend unreachable", err)
-}
-
-// attemptFailed records a failed connect to the current address; dialNext
-// goes on with the server's next address, or the next server.
-func (e *evConn) attemptFailed(err error) {
-	s := e.dialing
-	if s.host != "" {
-		err = fmt.Errorf("dial backend %s (%s): %w", s.addr, e.dialAP, err)
-	} else {
-		err = fmt.Errorf("dial backend %s: %w", s.addr, err)
-	}
-	e.lastErr = err
-	e.dialErrs = append(e.dialErrs, err)
-	e.ai++
+	e.finish(ReasonUnreachable, e.dial.Err())
 }
 
 // connectNonblock opens a non-blocking socket and starts a connect.
@@ -344,7 +302,7 @@ func connectNonblock(ap netip.AddrPort) (int, error) {
 }
 
 // connected checks a finished connect: relay on success, fail over on error.
-func (e *evConn) connected(now int64) {
+func (e *Conn) connected(now int64) {
 	soerr, err := sysSoError(e.bfd)
 	if err == nil && soerr != 0 {
 		err = os.NewSyscallError("connect", unix.Errno(soerr))
@@ -353,27 +311,23 @@ func (e *evConn) connected(now int64) {
 		e.dialFailed(err, now)
 		return
 	}
-	s := e.dialing
-	s.active.Add(1)
-	s.succeeded()
-	e.h.srv = s // released in finish
-	e.cands, e.dialErrs = nil, nil
+	e.dial.Connected()
 	e.state = evRelaying
 	e.last = now
 	e.pump(now)
 }
 
 // dialFailed closes the failed attempt and tries the next server.
-func (e *evConn) dialFailed(err error, now int64) {
+func (e *Conn) dialFailed(err error, now int64) {
 	e.closeBackend()
 	e.br, e.bw, e.bhup, e.berr = false, false, false, false
-	e.attemptFailed(err)
+	e.dial.Failed(err)
 	e.dialNext(now)
 }
 
 // detach takes the connection off its loop before any backend socket
 // exists and returns the client socket, now the caller's.
-func (e *evConn) detach() int {
+func (e *Conn) detach() int {
 	e.ended = true
 	e.loop.remove(e)
 	fd := e.cfd
@@ -381,7 +335,7 @@ func (e *evConn) detach() int {
 	return fd
 }
 
-func (e *evConn) closeBackend() {
+func (e *Conn) closeBackend() {
 	if e.bfd >= 0 {
 		sysClose(e.bfd)
 		e.bfd = -1
@@ -389,7 +343,7 @@ func (e *evConn) closeBackend() {
 }
 
 // pump moves what both directions can move now, then settles their ends.
-func (e *evConn) pump(now int64) {
+func (e *Conn) pump(now int64) {
 	e.more = false
 	// A socket that reported an error while its direction waits for the
 	// other socket is not read, so its reset would go unnoticed until
@@ -418,7 +372,7 @@ func (e *evConn) pump(now int64) {
 // dst) waits: a reset ends the relay, and dst, which stopped taking bytes,
 // is reset too, so its peer sees the end and the kernel frees what is
 // queued for it.
-func (e *evConn) reset(src, dst int, d *evDir) bool {
+func (e *Conn) reset(src, dst int, d *evDir) bool {
 	soerr, err := sysSoError(src)
 	if err != nil || soerr == 0 {
 		return false
@@ -431,7 +385,7 @@ func (e *evConn) reset(src, dst int, d *evDir) bool {
 
 // dirReason names how direction d failed with err.
 func dirReason(d *evDir, err error) string {
-	if errors.Is(err, ErrMessageTooLarge) {
+	if errors.Is(err, wire.ErrMessageTooLarge) {
 		return d.name + " message over max_message"
 	}
 	return d.name + " error"
@@ -440,7 +394,7 @@ func dirReason(d *evDir, err error) string {
 // settle passes a direction's EOF on once everything before it is out: as
 // a shutdown of the destination's write side, or, when the other direction
 // is over too, as the close of both sockets (which sends the FIN anyway).
-func (e *evConn) settle(d *evDir, dst int) {
+func (e *Conn) settle(d *evDir, dst int) {
 	if !d.eof || d.done || d.pending() {
 		return
 	}
@@ -458,7 +412,7 @@ func (e *evConn) settle(d *evDir, dst int) {
 }
 
 // move copies from src to dst while src has bytes and dst takes them.
-func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, now int64) error {
+func (e *Conn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, now int64) error {
 	moved := 0
 	for {
 		if d.pending() {
@@ -522,9 +476,9 @@ func (e *evConn) move(d *evDir, src, dst int, srcReady, srcHup, dstReady *bool, 
 }
 
 // fail ends the relay with reason unless one was recorded first (a
-// direction that closed cleanly); a shutdown passes "", and conn.finish
-// reports the shutdown's reason.
-func (e *evConn) fail(reason string, err error) {
+// direction that closed cleanly); Abort passes "", and the Host knows
+// the reason.
+func (e *Conn) fail(reason string, err error) {
 	if e.reason == "" {
 		e.reason, e.err = reason, err
 	}
@@ -533,7 +487,7 @@ func (e *evConn) fail(reason string, err error) {
 
 // finish closes both sockets, releases what the directions hold and
 // reports the connection.
-func (e *evConn) finish(reason string, err error) {
+func (e *Conn) finish(reason string, err error) {
 	if e.ended {
 		return
 	}
@@ -554,14 +508,12 @@ func (e *evConn) finish(reason string, err error) {
 			d.pipe = nil
 		}
 	}
-	s := summary{kind: e.kind, res: relayResult{Up: max(e.up.n-e.hdrLen, 0), Down: e.down.n,
-		Spliced: e.up.splice + e.down.splice, Reason: reason, Err: err}}
-	if e.h.srv != nil {
-		s.backend = e.h.srv.addr
-	}
+	s := Summary{Kind: e.kind, Up: max(e.up.n-e.hdrLen, 0), Down: e.down.n,
+		Spliced: e.up.splice + e.down.splice, Reason: reason, Err: err}
 	if e.up.f != nil {
-		s.ext.proto = "xml"
-		s.ext.msgsUp, s.ext.msgsDown = e.up.f.msgs, e.down.f.msgs
+		s.Framed = true
+		s.MsgsUp, s.MsgsDown = e.up.f.Msgs(), e.down.f.Msgs()
 	}
-	e.h.finish(s)
+	e.dial = nil
+	e.h.Finish(s)
 }

@@ -1,9 +1,9 @@
-package gateway
+package evloop
 
 import "golang.org/x/sys/unix"
 
 // setToken stores a token in an epoll event's data (Fd and Pad: 8 bytes);
-// the event loops (evloop_linux.go) find their connection by it.
+// the event loops (loops_linux.go) find their connection by it.
 func setToken(ev *unix.EpollEvent, tok uint64) {
 	ev.Fd = int32(uint32(tok))
 	ev.Pad = int32(uint32(tok >> 32))

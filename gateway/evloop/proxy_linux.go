@@ -1,6 +1,9 @@
-package gateway
+package evloop
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"os"
 
@@ -10,9 +13,9 @@ import (
 )
 
 // PROXY headers on the event loops: a listener with proxy_protocol reads
-// the header here with the codec readProxyHeader uses (gateway/wire/proxy.go:
-// wire.ProxyNeed says how many bytes certainly belong to the header; v1 is
-// peeked and only the bytes through CRLF consumed, see proxyV1Take), so
+// the header here with the codec of gateway/wire/proxy.go (wire.ProxyNeed
+// says how many bytes certainly belong to the header; v1 is peeked and only
+// the bytes through CRLF consumed, see proxyV1Take), so
 // nothing after it is taken; and a backend with proxy_protocol gets its
 // header in front of the first bytes relayed.
 
@@ -23,17 +26,17 @@ type evProxyBuf struct {
 }
 
 // proxyTimedOut ends a connection whose header did not come in time.
-func (e *evConn) proxyTimedOut() {
+func (e *Conn) proxyTimedOut() {
 	have := []byte(nil)
 	if e.px != nil {
 		have = e.px.b[:e.px.have]
 	}
-	e.rejectProxy(readErr(have, e.h.rt.cfg.ProxyProtocol, os.ErrDeadlineExceeded))
+	e.rejectProxy(readErr(have, e.proxyIn, os.ErrDeadlineExceeded))
 }
 
 // readProxy reads the client's PROXY header as far as it has come.
-func (e *evConn) readProxy(now int64) {
-	version := e.h.rt.cfg.ProxyProtocol
+func (e *Conn) readProxy(now int64) {
+	version := e.proxyIn
 	if e.px == nil {
 		e.px = &evProxyBuf{b: make([]byte, wire.ProxyV1Max)}
 	}
@@ -88,25 +91,17 @@ func (e *evConn) readProxy(now int64) {
 	}
 }
 
-// proxied applies a parsed header as conn.proxyHeader does, then goes on:
-// sniffing, or dialing for a transparent listener.
-func (e *evConn) proxied(hdr proxyHeader, now int64) {
-	h := e.h
-	if !hdr.Local {
-		h.client = netip.AddrPortFrom(hdr.Src.Addr().Unmap(), hdr.Src.Port())
-		h.local = netip.AddrPortFrom(hdr.Dst.Addr().Unmap(), hdr.Dst.Port())
-	}
-	if !h.l.admitIP(h.rt.cfg, h.client.Addr()) {
-		e.reject(rejectMaxPerIP, nil)
+// proxied hands a parsed header to the Host, then goes on: sniffing, or
+// dialing for a transparent listener.
+func (e *Conn) proxied(hdr wire.ProxyHeader, now int64) {
+	if reason := e.h.AdmitProxied(hdr); reason != "" {
+		e.reject(reason, nil)
 		return
 	}
-	if h.rt.cfg.MaxConnectionsPerIP > 0 {
-		h.ipCounted = h.client.Addr().Unmap()
-	}
-	if !h.rt.transparent() {
+	if !e.transp {
 		e.state = evSniffing
-		if st := h.rt.cfg.SniffTimeout; st > 0 {
-			e.sniffEnd = now + int64(st)
+		if e.sniffDur > 0 {
+			e.sniffEnd = now + e.sniffDur
 		}
 		e.sniff(now)
 		return
@@ -114,27 +109,45 @@ func (e *evConn) proxied(hdr proxyHeader, now int64) {
 	e.toBackend(now)
 }
 
-func (e *evConn) rejectProxy(err error) { e.reject(rejectProxyHeader, err) }
+func (e *Conn) rejectProxy(err error) { e.reject("", err) }
 
-// reject ends a connection refused after its PROXY header, as
-// listener.reject does: a reset, counted and logged at a bounded rate, no
-// summary line.
-func (e *evConn) reject(reason string, err error) {
+// reject ends a connection refused after its PROXY header: the Host resets
+// the socket, counts and logs it; no summary follows.
+func (e *Conn) reject(reason string, err error) {
 	fd := e.detach()
-	e.h.l.rejected(e.h.client, reason, err, func() { resetClose(fd) })
-	e.h.done()
+	e.h.Reject(fd, reason, err)
+}
+
+// proxyV1Take tells a v1 reader, from the bytes consumed so far followed by
+// the bytes it peeked (b), how many of b belong to the header: through the
+// CRLF when it is in b (done), else all of them.
+func proxyV1Take(b []byte) (take int, done bool, err error) {
+	need, err := wire.ProxyNeed(b, "v1")
+	if err != nil || need > 0 {
+		return len(b), false, err
+	}
+	_, n, err := wire.ParseProxy(b, "v1")
+	return n, err == nil, err
+}
+
+// readErr is the error of a PROXY header that did not come whole: got is
+// what came.
+func readErr(got []byte, version string, err error) error {
+	if len(got) == 0 && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %s: connection closed before a header: %w", wire.ErrProxyHeader, version, err)
+	}
+	return fmt.Errorf("%w: %s: after %d bytes: %w", wire.ErrProxyHeader, version, len(got), err)
 }
 
 // backendProxyHeader puts the backend's PROXY header (the real client and
 // the address it connected to) in front of what waits for the backend. Its
 // bytes are not counted as relayed.
-func (e *evConn) backendProxyHeader() {
-	h := e.h
-	version := h.rt.backend.cfg.ProxyProtocol
+func (e *Conn) backendProxyHeader() {
+	version := e.dial.ProxyOut()
 	if version == "" {
 		return
 	}
-	local := h.local
+	client, local := e.h.Addrs()
 	if !local.IsValid() {
 		if sa, err := unix.Getsockname(e.cfd); err == nil {
 			switch a := sa.(type) {
@@ -146,10 +159,10 @@ func (e *evConn) backendProxyHeader() {
 		}
 	}
 	var buf [wire.ProxyV1Max]byte
-	hdr := wire.AppendProxy(buf[:0], version, h.client, local)
+	hdr := wire.AppendProxy(buf[:0], version, client, local)
 	d := &e.up
 	if d.pend == nil {
-		d.pend = copyBufPool.Get().(*[]byte)
+		d.pend = bufPool.Get().(*[]byte)
 		d.off, d.end = 0, 0
 	}
 	p := *d.pend

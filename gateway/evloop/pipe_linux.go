@@ -1,4 +1,4 @@
-package gateway
+package evloop
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // soon as the pipe is empty again, so an idle connection holds none.
 
 // bulkExit: a splice round that moves less than this ends bulk mode; small
-// messages are cheaper through the buffer (evio_linux.go).
+// messages are cheaper through the buffer (io_linux.go).
 const bulkExit = 16 << 10
 
 // pipeSize is the capacity asked for each splice pipe (the kernel may refuse;
@@ -100,8 +100,9 @@ func (c *pipeCache) expire() {
 	}
 }
 
-// pooledPipes reports how many pipes the pool holds (tests).
-func pooledPipes() int {
+// PooledPipes reports how many idle pipes the pool holds (tests count
+// descriptors).
+func PooledPipes() int {
 	pipePool.mu.Lock()
 	defer pipePool.mu.Unlock()
 	return len(pipePool.free)
@@ -111,4 +112,15 @@ func pooledPipes() int {
 func (p *pipe) discard() {
 	unix.Close(p.r)
 	unix.Close(p.w)
+}
+
+// EmptyPipePool closes every pooled pipe now, as their expiry would after
+// pipeIdle (tests count descriptors).
+func EmptyPipePool() {
+	pipePool.mu.Lock()
+	defer pipePool.mu.Unlock()
+	for _, p := range pipePool.free {
+		p.discard()
+	}
+	pipePool.free = pipePool.free[:0]
 }

@@ -1,4 +1,4 @@
-package gateway
+package evloop
 
 import (
 	"errors"
@@ -13,29 +13,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// evLoops relays the connections of evented listeners (route.evented) the
-// way HAProxy does: each loop owns an epoll instance, waits for readiness
+// Loops relays connections the way HAProxy does: each loop owns an epoll instance, waits for readiness
 // first and only then reads, writes or splices, so a connection costs no
 // goroutine, no Go poller registration and no read that finds nothing. The
-// listener's goroutine accepts with accept4 and hands the socket over; the
-// loop dials the backend without blocking and relays until both
+// caller accepts (Accept4) and hands the socket over (Add); the loop dials the backend without blocking and relays until both
 // directions end. A loop waits for its epoll descriptor in the Go poller,
 // so an idle loop holds no thread.
-type evLoops struct {
-	loops []*evLoop
+type Loops struct {
+	loops []*loop
 	next  atomic.Uint32
 }
 
-// newEvLoops starts n loops (GOMAXPROCS when n <= 0).
-func newEvLoops(n int) (*evLoops, error) {
+// New starts n loops (GOMAXPROCS when n <= 0).
+func New(n int) (*Loops, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	ls := &evLoops{}
+	ls := &Loops{}
 	for range n {
-		l, err := newEvLoop()
+		l, err := newLoop()
 		if err != nil {
-			ls.close()
+			ls.Close()
 			return nil, err
 		}
 		ls.loops = append(ls.loops, l)
@@ -45,19 +43,19 @@ func newEvLoops(n int) (*evLoops, error) {
 
 // pick chooses the loop for a new connection, round robin. The counter
 // wraps: unsigned arithmetic keeps the index in range on 32-bit platforms.
-func (ls *evLoops) pick() *evLoop {
+func (ls *Loops) pick() *loop {
 	return ls.loops[(ls.next.Add(1)-1)%uint32(len(ls.loops))]
 }
 
-// close stops every loop; connections still open end with reason shutdown.
-func (ls *evLoops) close() {
+// Close stops every loop; connections still open end with reason shutdown.
+func (ls *Loops) Close() {
 	for _, l := range ls.loops {
 		l.close()
 	}
 }
 
-// open reports the connections the loops hold (tests).
-func (ls *evLoops) open() int {
+// Open reports the connections the loops hold.
+func (ls *Loops) Open() int {
 	n := 0
 	for _, l := range ls.loops {
 		n += int(l.count.Load())
@@ -65,56 +63,75 @@ func (ls *evLoops) open() int {
 	return n
 }
 
-// evLoop is one event loop. Everything but the task queue (qmu's fields)
+// loop is one event loop. Everything but the task queue (qmu's fields)
 // and count belongs to the loop's goroutine: other goroutines reach it
 // only through push, which wakes the loop through an eventfd in its epoll
 // set.
-type evLoop struct {
+type loop struct {
 	epfd int
 	efd  int             // eventfd: push wakes the loop
 	file *os.File        // epfd, registered in the Go poller: the loop waits on it
 	rc   syscall.RawConn // of file
 
 	qmu     sync.Mutex
-	tasks   []evTask // pushed by other goroutines, run by the loop
-	woken   bool     // an eventfd write is pending
-	stopped bool     // the loop has ended: push refuses
+	tasks   []task // pushed by other goroutines, run by the loop
+	woken   bool   // an eventfd write is pending
+	stopped bool   // the loop has ended: push refuses
 	closed  atomic.Bool
 
-	count   atomic.Int64       // len(conns), for tests
-	conns   map[uint64]*evConn // by token
+	count   atomic.Int64     // len(conns), for tests
+	conns   map[uint64]*Conn // by token
 	next    uint64
 	closing bool // the close task ran: shut down what is left, then end
 	exit    bool // run returns
 	timers  evTimers
 	armed   int64 // the wait deadline currently set (unixnano; 0 none, -1 passed)
-	running []evTask
+	running []task
 
 	done    chan struct{}
 	buf     []byte // the loop's read buffer: data is written on at once
 	events  []unix.EpollEvent
-	again   []*evConn // connections to turn again: they stopped at evBudget
-	turning []*evConn // the again list being turned
-	left    []*evConn // close scratch
+	again   []*Conn // connections to turn again: they stopped at evBudget
+	turning []*Conn // the again list being turned
+	left    []*Conn // close scratch
 }
 
-// evTask is work another goroutine hands to a loop.
-type evTask struct {
+// task is work another goroutine hands to a loop.
+type task struct {
 	op uint8
-	e  *evConn
+	e  *Conn
 }
 
-// evTask ops.
+// task ops.
 const (
 	opAdd   = iota + 1 // register e's client socket
-	opAbort            // end e (conn.shutdown)
+	opAbort            // end e (Conn.Abort)
 	opClose            // shut down every connection and end the loop
 )
+
+// Prepare makes a connection of the accepted, non-blocking client socket fd
+// on the next loop, round robin. The caller records it (for Abort), then
+// calls Start; until then the loop does not know it.
+func (ls *Loops) Prepare(fd int, h Host) *Conn {
+	return newConn(h, ls.pick(), fd)
+}
+
+// Start hands the connection to its loop, which registers the socket.
+// Registration reports the socket writable at once, and that first event
+// starts the dial in the loop, so the accepting goroutine goes back to
+// accepting at once. An error means the loop is closed: fd is still the
+// caller's and Host.Finish will not be called.
+func (e *Conn) Start() error {
+	if e.loop.closed.Load() || !e.loop.push(task{op: opAdd, e: e}) {
+		return errors.New("event loop closed")
+	}
+	return nil
+}
 
 // tokWake is the eventfd's token; connection tokens start at 1.
 const tokWake = 0
 
-func newEvLoop() (*evLoop, error) {
+func newLoop() (*loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("event loop: epoll_create: %w", err)
@@ -142,8 +159,8 @@ func newEvLoop() (*evLoop, error) {
 		unix.Close(efd)
 		return nil, fmt.Errorf("event loop: %w", err)
 	}
-	l := &evLoop{epfd: epfd, efd: efd, file: f, rc: rc, conns: make(map[uint64]*evConn), next: 1,
-		done: make(chan struct{}), buf: make([]byte, copyBufSize), events: make([]unix.EpollEvent, 256)}
+	l := &loop{epfd: epfd, efd: efd, file: f, rc: rc, conns: make(map[uint64]*Conn), next: 1,
+		done: make(chan struct{}), buf: make([]byte, bufSize), events: make([]unix.EpollEvent, 256)}
 	// The epoll descriptor must be in the Go poller (a file that is not
 	// takes no deadline), or the loop would block a thread.
 	if err := f.SetReadDeadline(time.Time{}); err != nil {
@@ -163,7 +180,7 @@ const (
 )
 
 // push hands t to the loop and wakes it; false once the loop has ended.
-func (l *evLoop) push(t evTask) bool {
+func (l *loop) push(t task) bool {
 	l.qmu.Lock()
 	if l.stopped {
 		l.qmu.Unlock()
@@ -180,19 +197,8 @@ func (l *evLoop) push(t evTask) bool {
 	return true
 }
 
-// add hands a connection's client socket to the loop, which registers it.
-// Registration reports the socket writable at once, and that first event
-// starts the dial in the loop, so the accepting goroutine goes back to
-// accept4 at once.
-func (l *evLoop) add(e *evConn) error {
-	if l.closed.Load() || !l.push(evTask{op: opAdd, e: e}) {
-		return errors.New("event loop closed")
-	}
-	return nil
-}
-
 // runTasks runs what other goroutines pushed, until none is left.
-func (l *evLoop) runTasks(now int64) {
+func (l *loop) runTasks(now int64) {
 	var drain [8]byte
 	_, _ = sysRead(l.efd, drain[:])
 	for {
@@ -210,7 +216,7 @@ func (l *evLoop) runTasks(now int64) {
 	}
 }
 
-func (l *evLoop) runTask(t evTask, now int64) {
+func (l *loop) runTask(t task, now int64) {
 	e := t.e
 	switch t.op {
 	case opAdd:
@@ -226,7 +232,7 @@ func (l *evLoop) runTask(t evTask, now int64) {
 		l.conns[e.tok] = e
 		l.count.Add(1)
 		if err := l.register(e.cfd, e.tok<<1|sideClient); err != nil {
-			e.fail(reasonClientError, err)
+			e.fail(ReasonClientError, err)
 			return
 		}
 		l.arm(e, false)
@@ -241,7 +247,7 @@ func (l *evLoop) runTask(t evTask, now int64) {
 			l.left = append(l.left, e)
 		}
 		for _, e := range l.left {
-			e.h.shutdown(reasonShutdown) // pushes an abort
+			e.fail(ReasonShutdown, nil)
 		}
 		clear(l.left)
 	}
@@ -249,7 +255,7 @@ func (l *evLoop) runTask(t evTask, now int64) {
 
 // register adds fd to the epoll set, edge-triggered for input, output and
 // hang-ups.
-func (l *evLoop) register(fd int, tok uint64) error {
+func (l *loop) register(fd int, tok uint64) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
 	setToken(&ev, tok)
 	if err := sysEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -260,7 +266,7 @@ func (l *evLoop) register(fd int, tok uint64) error {
 
 // remove forgets a connection and its timer; a late event for its token
 // finds nothing.
-func (l *evLoop) remove(e *evConn) {
+func (l *loop) remove(e *Conn) {
 	if l.conns[e.tok] == e {
 		delete(l.conns, e.tok)
 		l.count.Add(-1)
@@ -269,7 +275,7 @@ func (l *evLoop) remove(e *evConn) {
 }
 
 // run is the loop: drain ready events and tasks, relay, fire timers, wait.
-func (l *evLoop) run() {
+func (l *loop) run() {
 	defer l.stop()
 	waitFn := l.poll
 	for !l.exit {
@@ -286,7 +292,7 @@ func (l *evLoop) run() {
 
 // stop ends the loop: later pushes are refused, and connections pushed
 // before are refused now.
-func (l *evLoop) stop() {
+func (l *loop) stop() {
 	l.qmu.Lock()
 	l.stopped = true
 	left := l.tasks
@@ -303,7 +309,7 @@ func (l *evLoop) stop() {
 // poll handles ready events, and turns again the connections that stopped
 // at their budget, until nothing is left (false: wait in the Go poller) or
 // a timer is due or the loop ends (true).
-func (l *evLoop) poll(uintptr) bool {
+func (l *loop) poll(uintptr) bool {
 	for {
 		n, err := sysEpollPoll(l.epfd, l.events)
 		if err == unix.EINTR {
@@ -347,13 +353,13 @@ func (l *evLoop) poll(uintptr) bool {
 	}
 }
 
-// close ends the loop: connections still open are shut down (the gateway
-// drains them before, so normally none is left), then the loop stops.
-func (l *evLoop) close() {
+// close ends the loop: connections still open are shut down (the caller
+// normally ends them before), then the loop stops.
+func (l *loop) close() {
 	if l.closed.Swap(true) {
 		return
 	}
-	l.push(evTask{op: opClose})
+	l.push(task{op: opClose})
 	<-l.done
 	l.file.Close()
 	unix.Close(l.efd)

@@ -1,4 +1,4 @@
-package gateway
+package evloop
 
 import (
 	"net/netip"
@@ -107,9 +107,10 @@ func sysConnect(fd int, ap netip.AddrPort) error {
 	return errno(e)
 }
 
-// sysAccept4 accepts a non-blocking, close-on-exec socket and returns the
-// peer's address.
-func sysAccept4(fd int) (int, netip.AddrPort, error) {
+// Accept4 accepts a non-blocking, close-on-exec socket from the listening
+// socket fd (non-blocking: EAGAIN when none is queued), made raw as the
+// loops' other calls are, and returns the peer's address.
+func Accept4(fd int) (int, netip.AddrPort, error) {
 	var rsa unix.RawSockaddrAny
 	l := uint32(unsafe.Sizeof(rsa))
 	nfd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),

@@ -1,8 +1,9 @@
-package gateway
+package evloop
 
 import (
 	"io"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,6 +12,13 @@ import (
 // once; what the destination does not take waits (all of it) in a buffer,
 // and bulk data moves through a pooled splice pipe that goes back to the
 // pool as soon as it is empty and the direction leaves bulk mode.
+
+// bufSize is the size of a loop's read buffer and of the pooled buffers
+// where bytes wait for a destination that did not take them.
+const bufSize = 32 << 10
+
+// bufPool holds the pending buffers of every loop.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // readQueued reads (or with MSG_PEEK peeks at) what socket fd has queued.
 // Nothing queued clears *ready and returns 0 and no error; EOF returns
@@ -34,7 +42,7 @@ func readQueued(fd int, p []byte, flags int, ready *bool) (int, error) {
 }
 
 // write sends p to dst; what dst does not take now waits in a pooled buffer.
-func (e *evConn) write(d *evDir, dst int, p []byte, dstReady *bool) error {
+func (e *Conn) write(d *evDir, dst int, p []byte, dstReady *bool) error {
 	w := 0
 	for *dstReady && w < len(p) {
 		n, err := sysWrite(dst, p[w:])
@@ -67,8 +75,8 @@ func (d *evDir) stage(p []byte) {
 		d.off, d.end = 0, 0
 	}
 	if d.pend == nil {
-		if len(p) <= copyBufSize {
-			d.pend = copyBufPool.Get().(*[]byte)
+		if len(p) <= bufSize {
+			d.pend = bufPool.Get().(*[]byte)
 		} else {
 			b := make([]byte, len(p))
 			d.pend = &b
@@ -87,14 +95,14 @@ func (d *evDir) stage(p []byte) {
 
 // release returns d's pending buffer (to the pool if it came from there).
 func (d *evDir) release() {
-	if d.pend != nil && len(*d.pend) == copyBufSize {
-		copyBufPool.Put(d.pend)
+	if d.pend != nil && len(*d.pend) == bufSize {
+		bufPool.Put(d.pend)
 	}
 	d.pend, d.off, d.end = nil, 0, 0
 }
 
 // flush sends what waits in d's buffer or pipe.
-func (e *evConn) flush(d *evDir, dst int, dstReady *bool) error {
+func (e *Conn) flush(d *evDir, dst int, dstReady *bool) error {
 	for d.end > d.off {
 		n, err := sysWrite(dst, (*d.pend)[d.off:d.end])
 		if err == unix.EINTR {
@@ -137,7 +145,7 @@ func (e *evConn) flush(d *evDir, dst int, dstReady *bool) error {
 
 // spliceIn moves what src has queued into d's pipe (empty here: flush ran
 // first). Little data ends bulk mode; nothing queued returns the pipe.
-func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) (int, error) {
+func (e *Conn) spliceIn(d *evDir, src int, srcReady *bool, now int64) (int, error) {
 	if d.pipe == nil {
 		p, err := getPipe()
 		if err != nil {
@@ -170,7 +178,7 @@ func (e *evConn) spliceIn(d *evDir, src int, srcReady *bool, now int64) (int, er
 }
 
 // putPipe returns an empty pipe to the pool.
-func (e *evConn) putPipe(d *evDir) {
+func (e *Conn) putPipe(d *evDir) {
 	if d.pipe != nil && d.inPipe == 0 {
 		putPipe(d.pipe)
 		d.pipe = nil

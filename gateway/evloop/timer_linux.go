@@ -1,4 +1,4 @@
-package gateway
+package evloop
 
 import (
 	"container/heap"
@@ -12,8 +12,8 @@ import (
 // earlier than the connection's deadline), so on expiry the loop checks
 // the connection's state and last activity and re-arms it.
 
-// evTimers is the heap; an evConn's hi is its index + 1 (0: not in it).
-type evTimers []*evConn
+// evTimers is the heap; an Conn's hi is its index + 1 (0: not in it).
+type evTimers []*Conn
 
 func (t evTimers) Len() int           { return len(t) }
 func (t evTimers) Less(i, j int) bool { return t[i].when < t[j].when }
@@ -24,7 +24,7 @@ func (t evTimers) Swap(i, j int) {
 
 // Push and Pop are for container/heap only.
 func (t *evTimers) Push(x any) {
-	e := x.(*evConn)
+	e := x.(*Conn)
 	e.hi = len(*t) + 1
 	*t = append(*t, e)
 }
@@ -42,7 +42,7 @@ func (t *evTimers) Pop() any {
 func (t evTimers) due(now int64) bool { return len(t) > 0 && t[0].when <= now }
 
 // remove takes e's timer out, if it has one.
-func (t *evTimers) remove(e *evConn) {
+func (t *evTimers) remove(e *Conn) {
 	if e.hi > 0 {
 		heap.Remove(t, e.hi-1)
 	}
@@ -50,7 +50,7 @@ func (t *evTimers) remove(e *evConn) {
 
 // arm sets e's timer to its state's deadline. Unless force, a timer that
 // is already earlier stays (it fires early and is re-armed then).
-func (l *evLoop) arm(e *evConn, force bool) {
+func (l *loop) arm(e *Conn, force bool) {
 	d := int64(0)
 	if !e.ended {
 		d = e.deadlineNow()
@@ -75,7 +75,7 @@ func (l *evLoop) arm(e *evConn, force bool) {
 
 // fire acts on the timers that have passed, then sets the wait deadline to
 // the earliest one left.
-func (l *evLoop) fire(now int64) {
+func (l *loop) fire(now int64) {
 	for l.timers.due(now) {
 		e := l.timers[0]
 		if e.due(now) {
@@ -95,7 +95,7 @@ func (l *evLoop) fire(now int64) {
 }
 
 // setWait sets the loop's wait deadline (0: none).
-func (l *evLoop) setWait(d int64) {
+func (l *loop) setWait(d int64) {
 	if d == l.armed {
 		return
 	}
