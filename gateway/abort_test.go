@@ -20,7 +20,7 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 	cfg := testConfig()
 	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
 	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
-	gw, _, _ := startGateway(t, cfg, hostsOnly, func(g *Gateway) {
+	gw, _, _ := startGateway(t, cfg, func(g *Gateway) {
 		if testEngine == "loop" {
 			g.loopCount = 1 // every connection, old and new, on one loop
 		}
@@ -39,7 +39,9 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 	var old []*net.TCPConn
 	for i := range k {
 		c := dial(t, addr)
-		echoOnce(t, c, fmt.Sprintf("first %d", i))
+		if err := echoMsg(c, fmt.Sprintf("first %d", i)); err != nil {
+			t.Fatal(err)
+		}
 		old = append(old, c)
 	}
 	for r := range rounds {
@@ -64,14 +66,8 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 				}
 				fresh[i] = c.(*net.TCPConn)
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				msg := fmt.Sprintf("round %d conn %d", r, i)
-				if _, err := c.Write([]byte(msg)); err != nil {
-					errs <- fmt.Errorf("%s: %w", msg, err)
-					return
-				}
-				back := make([]byte, len(msg))
-				if _, err := io.ReadFull(c, back); err != nil || string(back) != msg {
-					errs <- fmt.Errorf("%s: echo %q: %w", msg, back, err)
+				if err := echoMsg(c, fmt.Sprintf("round %d conn %d", r, i)); err != nil {
+					errs <- err
 				}
 			})
 		}
@@ -101,9 +97,23 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 	}
 	// The last ones still relay, and are all the gateway holds.
 	for i, c := range old {
-		echoOnce(t, c, fmt.Sprintf("last %d", i))
+		if err := echoMsg(c, fmt.Sprintf("last %d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got := gw.status().Listeners[0].Active; got != k {
 		t.Fatalf("%d active connections, want %d", got, k)
 	}
+}
+
+// echoMsg sends msg on c and reads it back.
+func echoMsg(c net.Conn, msg string) error {
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return fmt.Errorf("%s: %w", msg, err)
+	}
+	back := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, back); err != nil || string(back) != msg {
+		return fmt.Errorf("%s: echo %q: %v", msg, back, err)
+	}
+	return nil
 }
