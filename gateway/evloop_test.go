@@ -313,26 +313,65 @@ func TestEventedConnectTimeout(t *testing.T) {
 }
 
 // TestEventedIdleTimeout: a relay that moves nothing for idle_timeout ends
-// with reason idle timeout; one that keeps talking does not.
+// with reason idle timeout; one that keeps talking does not. A loaded
+// machine may stall the talking client itself for longer than
+// idle_timeout; then its end is right too, and the test checks that it
+// ended only after such a gap.
 func TestEventedIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
 	backend := startBackend(t, echoHandler)
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Listeners[0].IdleTimeout = 300 * time.Millisecond }, backend)
+	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Listeners[0].IdleTimeout = idle }, backend)
 	quiet := dial(t, gw.Addr("bin"))
+	prev := time.Now() // busy's last activity is no earlier
 	busy := dial(t, gw.Addr("bin"))
 	echoOnce(t, quiet, "q")
-	for i := range 8 { // 800 ms of traffic, every 100 ms
-		echoOnce(t, busy, fmt.Sprintf("b%d", i))
-		time.Sleep(100 * time.Millisecond)
+	// talk echoes msg on busy; gap is the longest the gateway can have seen
+	// busy silent before msg came (from before the previous write to after
+	// this one). An error means busy was closed.
+	talk := func(msg string) (gap time.Duration, err error) {
+		before := time.Now()
+		if _, err := busy.Write([]byte(msg)); err != nil {
+			return time.Since(prev), err
+		}
+		gap = time.Since(prev)
+		prev = before
+		back := make([]byte, len(msg))
+		if _, err := io.ReadFull(busy, back); err != nil || string(back) != msg {
+			return gap, fmt.Errorf("echo %q: %v", back, err)
+		}
+		return gap, nil
 	}
+	busyEnded := false
+	var longest time.Duration
+	for i := range 9 { // 800 ms of traffic, every 100 ms, then one more
+		if i > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		gap, err := talk(fmt.Sprintf("b%d", i))
+		longest = max(longest, gap)
+		if err != nil {
+			if longest < idle {
+				t.Fatalf("the busy connection ended though it never sat idle for %v (longest gap %v): %v", idle, longest, err)
+			}
+			t.Logf("the busy connection ended after a %v gap (a stalled client): %v", longest, err)
+			busyEnded = true
+			break
+		}
+	}
+	busy.Close()
+	longest = max(longest, time.Since(prev)) // the gateway may have ended it first
 	if n, err := quiet.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Fatalf("the quiet connection is still open: %d %v", n, err)
 	}
-	echoOnce(t, busy, "still here")
-	busy.Close()
 	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the busy connection ended")
 	stop()
-	if got := strings.Count(logs.String(), `"reason":"idle timeout"`); got != 1 {
-		t.Fatalf("%d idle timeouts, want 1:\n%s", got, logs)
+	got := strings.Count(logs.String(), `"reason":"idle timeout"`)
+	switch {
+	case busyEnded && got == 2, got == 1:
+	case got == 2 && longest >= idle:
+		t.Logf("the busy connection timed out before its close, after a %v gap (a stalled client)", longest)
+	default:
+		t.Fatalf("%d idle timeouts (busy ended early: %v, longest gap %v), want 1:\n%s", got, busyEnded, longest, logs)
 	}
 	// An idle timeout is an ordinary end: info, as on the Go path.
 	if !regexp.MustCompile(`"level":"info"[^\n]*"reason":"idle timeout"`).MatchString(logs.String()) {
@@ -538,9 +577,14 @@ func TestEventedChaos(t *testing.T) {
 		defer gw.mu.Unlock()
 		return len(gw.conns) == 0
 	}, "every connection untracked")
-	// Pooled pipes may stay up to pipeIdle; allow for them.
+	// Pooled pipes may stay up to pipeIdle; allow for them. The echo
+	// backend's io.Copy splices through the Go runtime's own pipes, cached
+	// in a sync.Pool and closed only by a cleanup after garbage collection
+	// (hundreds of them after this burst): collect, so that only the
+	// gateway's descriptors are left to count.
 	deadline := time.Now().Add(10 * time.Second)
 	for fds() > base+evloop.PooledPipes()*2 && time.Now().Before(deadline) {
+		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
 	if got := fds(); got > base+evloop.PooledPipes()*2 {

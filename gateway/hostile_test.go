@@ -177,24 +177,38 @@ func TestHostileGarbageFlood(t *testing.T) {
 	gw, _, _ := startGateway(t, cfg)
 	addr := gw.Addr("master").String()
 	want := testPolicy.SocketAnswer()
-	policyOnce := func() error {
+	// policyOnce asks for the policy; late reports a request that reached
+	// the gateway more than sniff_timeout after the dial began (a client
+	// stalled by a loaded machine), which the gateway may rightly have
+	// closed unanswered, as sniff timeout.
+	sniff := cfg.Listeners[0].SniffTimeout
+	policyOnceLate := func() (late bool, err error) {
+		begin := time.Now()
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		if _, err := c.Write(policyRequest); err != nil {
-			return err
+			return false, err
 		}
+		late = time.Since(begin) >= sniff
 		got, err := io.ReadAll(c)
 		if err != nil {
-			return err
+			return late, err
 		}
 		if !bytes.Equal(got, want) {
-			return fmt.Errorf("answer %q", got)
+			return late, fmt.Errorf("answer %q", got)
 		}
-		return nil
+		return late, nil
+	}
+	policyOnce := func() error {
+		late, err := policyOnceLate()
+		if err != nil && late {
+			err = fmt.Errorf("%w (late: asked over %v after the dial began)", err, sniff)
+		}
+		return err
 	}
 	if err := policyOnce(); err != nil {
 		t.Fatal(err)
@@ -231,16 +245,20 @@ func TestHostileGarbageFlood(t *testing.T) {
 	}
 	// Real requests during the flood.
 	floodDone := make(chan struct{})
-	var served, failed atomic.Int64
+	var served, failed, cut atomic.Int64
 	var firstErr atomic.Pointer[string]
 	go func() {
 		defer close(floodDone)
 		for next.Load() <= total && time.Now().Before(deadline) {
-			if err := policyOnce(); err != nil {
+			late, err := policyOnceLate()
+			switch {
+			case err != nil && late && strings.HasPrefix(err.Error(), `answer ""`):
+				cut.Add(1) // closed at sniff_timeout before the request came: right
+			case err != nil:
 				failed.Add(1)
 				s := err.Error()
 				firstErr.CompareAndSwap(nil, &s)
-			} else {
+			default:
 				served.Add(1)
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -257,12 +275,16 @@ func TestHostileGarbageFlood(t *testing.T) {
 	if n := dialErrs.Load(); n > 0 {
 		t.Errorf("%d dials failed during the flood", n)
 	}
-	if served.Load() == 0 || failed.Load() > 0 {
+	// Every request that came within sniff_timeout is answered; one whose
+	// client stalled longer may be cut, but some request must have been
+	// asked at all.
+	if served.Load()+cut.Load() == 0 || failed.Load() > 0 {
 		e := ""
 		if p := firstErr.Load(); p != nil {
 			e = *p
 		}
-		t.Errorf("policy requests during the flood: %d served, %d failed (%s)", served.Load(), failed.Load(), e)
+		t.Errorf("policy requests during the flood: %d served, %d cut late, %d failed (%s)",
+			served.Load(), cut.Load(), failed.Load(), e)
 	}
 	waitFor(t, func() bool { return gw.status().Listeners[0].Active == 0 }, "no connection left open")
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= baseline+2 },
