@@ -1,9 +1,10 @@
 //go:build unix
 
-package gateway
+package stream
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -28,4 +29,18 @@ func peerGone(rc syscall.RawConn) error {
 		return fmt.Errorf("peer gone while the other side stalled: %w", syscall.Errno(soErr))
 	}
 	return nil
+}
+
+// poll is the RawConn callback: false while nothing is queued. A socket
+// error the peek reports is taken off the socket by it (a read after it
+// would see EOF instead of the reset), so it is kept for waitRaw to return.
+func (w *readWaiter) poll(fd uintptr) bool {
+	_, _, err := unix.Recvfrom(int(fd), w.peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return false
+	}
+	if err != nil {
+		w.err = os.NewSyscallError("read", err)
+	}
+	return true
 }
