@@ -339,7 +339,11 @@ func (b *wsBridge) toBackend(p []byte) error {
 	}
 	// A write the backend does not take watches the client: one that
 	// reset ends the bridge now, not at the idle timeout.
+	// Such an ending is the client's (errPeerGone), not the backend's.
 	if err := writeWatched(b.bc, p, &b.wdl, b.clientRaw); err != nil {
+		if errors.Is(err, errPeerGone) {
+			return err
+		}
 		return fmt.Errorf("%w: %w", errBackendWrite, err)
 	}
 	return nil

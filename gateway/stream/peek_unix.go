@@ -23,10 +23,10 @@ func peerGone(rc syscall.RawConn) error {
 	if err := rc.Control(func(fd uintptr) {
 		soErr, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 	}); err != nil {
-		return fmt.Errorf("peer gone while the other side stalled: %w", err)
+		return fmt.Errorf("%w: %w", errPeerGone, err)
 	}
 	if gerr == nil && soErr != 0 {
-		return fmt.Errorf("peer gone while the other side stalled: %w", syscall.Errno(soErr))
+		return fmt.Errorf("%w: %w", errPeerGone, syscall.Errno(soErr))
 	}
 	return nil
 }

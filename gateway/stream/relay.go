@@ -376,6 +376,11 @@ func writeWatched(dst net.Conn, p []byte, wdl *time.Time, src syscall.RawConn) e
 	}
 }
 
+// errPeerGone wraps the error of a source whose peer went away while a
+// write to the other side stalled (see writeWatched): the source's error,
+// not the stalled destination's.
+var errPeerGone = errors.New("peer gone while the other side stalled")
+
 // IsTimeout reports whether err is a deadline expiry.
 func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
