@@ -20,10 +20,6 @@ import (
 	"github.com/flashgate/flashgate/gateway/wire"
 )
 
-// xmlBufPool lends backendXML its buffer (one spare byte in front takes a
-// held-back '\r').
-var xmlBufPool = sync.Pool{New: func() any { b := make([]byte, BufSize+1); return &b }}
-
 // BridgeOptions tune one WebSocket bridge.
 type BridgeOptions struct {
 	// Idle ends the bridge when nothing moved either way for this long
@@ -418,9 +414,12 @@ func (b *wsBridge) waitBackend(rw *readWaiter) error {
 }
 
 // backendXML sends one binary message per NUL-terminated message. The
-// pending part of an incomplete message stays in the buffer (the buffer is
-// released whenever nothing is pending); a message longer than the buffer
-// is streamed as one fragmented message.
+// pending part of an incomplete message stays in a pooled buffer, which is
+// released whenever nothing is pending; a message longer than the buffer is
+// streamed as one fragmented message. With nothing pending it holds no
+// pooled buffer: a raw backend socket is waited on first, and a backend
+// that cannot be waited on (TLS) is read into the bridge's small array
+// first, as the relay's directions do (direction.read).
 func (b *wsBridge) backendXML() error {
 	var rw readWaiter
 	var bp *[]byte
@@ -428,17 +427,29 @@ func (b *wsBridge) backendXML() error {
 	var mw io.WriteCloser // open fragmented message, if any
 	defer func() {
 		if bp != nil {
-			xmlBufPool.Put(bp)
+			relayBufPool.put(bp)
 		}
 	}()
+	direct := false
+	if tc := rawTCP(b.bc); tc != nil && canWait && b.bc == net.Conn(tc) {
+		direct = true
+	}
+	var small [smallRead]byte
 	ctx := context.Background()
 	b.r.armIdle(b.bc)
 	for {
+		pre, preRead := 0, false
+		var preErr error
 		if bp == nil {
-			if err := b.waitBackend(&rw); err != nil {
-				return err
+			if direct {
+				if err := b.waitBackend(&rw); err != nil {
+					return err
+				}
+			} else {
+				pre, preErr = b.bc.Read(small[:])
+				preRead = true
 			}
-			bp = xmlBufPool.Get().(*[]byte)
+			bp = relayBufPool.get()
 			ps, pe = 0, 0
 		}
 		buf := *bp
@@ -462,7 +473,13 @@ func (b *wsBridge) backendXML() error {
 			ps, pe = 0, 0
 		}
 		off := pe + 1
-		n, rerr := b.bc.Read(buf[off:])
+		var n int
+		var rerr error
+		if preRead {
+			n, rerr = copy(buf[off:], small[:pre]), preErr
+		} else {
+			n, rerr = b.bc.Read(buf[off:])
+		}
 		if n > 0 {
 			b.r.touch()
 			start, end, ferr := b.down.Frame(buf, off, n)
@@ -530,7 +547,7 @@ func (b *wsBridge) backendXML() error {
 			}
 		}
 		if pe == ps && mw == nil {
-			xmlBufPool.Put(bp)
+			relayBufPool.put(bp)
 			bp = nil
 		}
 	}
