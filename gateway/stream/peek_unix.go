@@ -35,7 +35,7 @@ func peerGone(rc syscall.RawConn) error {
 // error the peek reports is taken off the socket by it (a read after it
 // would see EOF instead of the reset), so it is kept for waitRaw to return.
 func (w *readWaiter) poll(fd uintptr) bool {
-	_, _, err := unix.Recvfrom(int(fd), w.peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	err := peekByte(fd, w.peek[:])
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return false
 	}
