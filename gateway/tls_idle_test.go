@@ -76,7 +76,6 @@ func TestWebSocketXMLTLSBackendIdleHoldsNoBuffer(t *testing.T) {
 	cfg.Backends[0].TLS = &BackendTLS{ServerName: "game.internal", CAFile: caFile, Require: "trusted", Revocation: "off"}
 	gw, _, _ := startGateway(t, cfg)
 	const n = 30
-	var ws []*websocket.Conn
 	for range n {
 		c, _, err := wsDial(t, gw, "/chat", "http://127.0.0.1", nil)
 		if err != nil {
@@ -91,7 +90,6 @@ func TestWebSocketXMLTLSBackendIdleHoldsNoBuffer(t *testing.T) {
 		if _, got := wsRead(t, c); string(got) != "<hi/>\x00" {
 			t.Fatalf("echo: %q", got)
 		}
-		ws = append(ws, c)
 	}
 	waitFor(t, func() bool { return gw.status().Listeners[0].Active == n }, "every bridge running")
 	waitFor(t, func() bool { return stream.LentBuffers() == 0 }, "no pooled buffer lent out")
