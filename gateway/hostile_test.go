@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
@@ -381,7 +382,7 @@ func TestHostileOversized(t *testing.T) {
 		}
 		// Backend side: at most max_message plus one read buffer got through.
 		waitFor(t, func() bool { return strings.Contains(logs.String(), "client message over max_message") }, "summary")
-		if n := received.Load(); n > maxMsg+xmlBufSize+int64(len("<ok/>\x00")) {
+		if n := received.Load(); n > maxMsg+stream.BufSize+int64(len("<ok/>\x00")) {
 			t.Errorf("the backend got %d bytes of an oversized message (max_message %d)", n, maxMsg)
 		}
 		// The other connection is unaffected.

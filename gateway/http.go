@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/policyfile"
 )
 
@@ -35,9 +36,9 @@ import (
 // site-control is meaningful there.
 
 const (
-	// maxHTTPHead bounds a request head: browsers send far less (a WebSocket
-	// handshake is ~500 bytes). Beyond it: 431 and close.
-	maxHTTPHead = 8 << 10
+	// maxHTTPHead bounds a request head (stream.MaxHead). Beyond it: 431
+	// and close.
+	maxHTTPHead = stream.MaxHead
 	// httpHeadTimeout bounds how long a client may take to send its head,
 	// from accept (or sniff_timeout, if that is longer). Beyond it: 408.
 	httpHeadTimeout = 5 * time.Second
@@ -119,46 +120,17 @@ func decideHTTP(req *http.Request, wss []*WebSocketConfig) (httpAction, *WebSock
 	return httpRelay, nil
 }
 
-// readHead reads from c, after the bytes already in buf, until the head is
-// complete. It returns the grown buffer and the head's length, or -1 with
-// the error that stopped it (errHeadTooLarge beyond maxHTTPHead).
-func readHead(c net.Conn, buf []byte) ([]byte, int, error) {
-	for {
-		if n := headEnd(buf); n >= 0 {
-			return buf, n, nil
-		}
-		if len(buf) >= maxHTTPHead {
-			return buf, -1, errHeadTooLarge
-		}
-		if cap(buf) == len(buf) {
-			nb := make([]byte, len(buf), maxHTTPHead)
-			copy(nb, buf)
-			buf = nb
-		}
-		m, err := c.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err != nil {
-			if n := headEnd(buf); n >= 0 {
-				return buf, n, nil
-			}
-			return buf, -1, err
-		}
-	}
-}
-
-var errHeadTooLarge = errors.New("request head over 8 KiB")
-
 // serveHTTP handles an HTTP request on a listener with a policy.
 func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	cfg := h.rt.cfg
 	buf := make([]byte, len(prefix), 1024)
 	copy(buf, prefix)
 	_ = h.cc.SetReadDeadline(h.sniffStart.Add(max(cfg.SniffTimeout, httpHeadTimeout)))
-	buf, n, err := readHead(h.cc, buf)
+	buf, n, err := stream.ReadHead(h.cc, buf)
 	_ = h.cc.SetReadDeadline(time.Time{})
 	s.res.Up = int64(len(buf))
 	switch {
-	case errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, stream.ErrHeadTooLarge):
 		return h.httpError(s, http.StatusRequestHeaderFieldsTooLarge, "request head too large", err)
 	case isTimeout(err):
 		return h.httpError(s, http.StatusRequestTimeout, "request head timeout", err)
@@ -222,12 +194,8 @@ func (h *conn) connectBackend(s *summary, b *backend) (bc net.Conn, release func
 
 // httpError answers with a short plain-text error and closes.
 func (h *conn) httpError(s summary, code int, reason string, err error) summary {
-	body := reason + "\n"
-	resp := "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code) + "\r\n" +
-		"Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) +
-		"\r\nConnection: close\r\n\r\n" + body
 	_ = h.cc.SetWriteDeadline(time.Now().Add(httpHeadTimeout))
-	w, werr := io.WriteString(h.cc, resp)
+	w, werr := stream.WriteHTTPError(h.cc, code, reason)
 	s.res.Down = int64(w)
 	s.ext.status = code
 	s.res.Reason = "http " + strconv.Itoa(code) + ": " + reason
@@ -298,10 +266,7 @@ func urlPolicyResponse(p *policyfile.Policy) []byte {
 	if v, ok := urlPolicyCache.Load(p); ok {
 		return v.([]byte)
 	}
-	body := URLPolicy(p).Generate()
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/x-cross-domain-policy\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\nCache-Control: max-age=300\r\nConnection: close\r\n\r\n")
-	resp = append(resp, body...)
+	resp := stream.PolicyResponse(URLPolicy(p).Generate())
 	urlPolicyCache.Store(p, resp)
 	return resp
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/flashgate/flashgate/gateway/stream"
 )
 
 // heapInUse reads the live heap after two collections.
@@ -37,7 +38,7 @@ func TestIdleRelaysHoldNoBuffer(t *testing.T) {
 		echoOnce(t, c, "hello, relay")
 		conns[i] = c
 	}
-	waitFor(t, func() bool { return relayBufPool.lent.Load() == 0 }, "no pooled buffer lent out")
+	waitFor(t, func() bool { return stream.LentBuffers() == 0 }, "no pooled buffer lent out")
 	per := (int64(heapInUse()) - int64(before)) / n
 	t.Logf("heap per idle relayed connection (client, relay, backend echo): %d bytes", per)
 	if per > 8<<10 {
@@ -130,7 +131,7 @@ func TestWebSocketUnfinishedMessageHoldsNoBuffer(t *testing.T) {
 		ws = append(ws, w)
 	}
 	waitFor(t, func() bool { return gw.status().Listeners[0].Active == n }, "every bridge running")
-	waitFor(t, func() bool { return relayBufPool.lent.Load() == 0 }, "no pooled buffer lent out")
+	waitFor(t, func() bool { return stream.LentBuffers() == 0 }, "no pooled buffer lent out")
 	per := (int64(heapInUse()) - int64(before)) / n
 	t.Logf("heap per WebSocket waiting for the rest of a message (both ends in this process): %d bytes", per)
 	for _, w := range ws {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/gateway/upstream"
 	"github.com/flashgate/flashgate/tlsterm"
 )
@@ -136,7 +137,7 @@ func closeTerminators(log zerolog.Logger, ts []*tlsterm.Terminator) {
 // TLS stream, which the caller sniffs again.
 func (h *conn) startTLS(prefix []byte) error {
 	lt := h.rt.tls
-	pc := &prefixConn{Conn: h.c, prefix: prefix}
+	pc := stream.NewPrefixConn(h.c, prefix)
 	tc := tls.Server(pc, lt.conf)
 	_ = h.c.SetDeadline(time.Now().Add(h.gw.handshakeTimeout))
 	ctx, cancel := context.WithTimeout(h.gw.ctx, h.gw.handshakeTimeout)
@@ -167,28 +168,4 @@ func (h *conn) originateTLS(ctx context.Context, b *backend, srv *server, raw ne
 		return nil, res.Status, fmt.Errorf("backend %q: %s: tls: %w", b.cfg.Name, srv.addr, err)
 	}
 	return tc, res.Status, nil
-}
-
-// prefixConn replays bytes already read before reading from the conn. It
-// sits only under a TLS server, never on the splice path.
-type prefixConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixConn) Read(p []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// closeWrite half-closes c when it can (TCP, TLS), reporting whether it did.
-func closeWrite(c net.Conn) bool {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite() == nil
-	}
-	return false
 }

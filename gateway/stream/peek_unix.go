@@ -1,9 +1,10 @@
 //go:build unix
 
-package gateway
+package stream
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,10 +23,24 @@ func peerGone(rc syscall.RawConn) error {
 	if err := rc.Control(func(fd uintptr) {
 		soErr, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 	}); err != nil {
-		return fmt.Errorf("peer gone while the other side stalled: %w", err)
+		return fmt.Errorf("%w: %w", errPeerGone, err)
 	}
 	if gerr == nil && soErr != 0 {
-		return fmt.Errorf("peer gone while the other side stalled: %w", syscall.Errno(soErr))
+		return fmt.Errorf("%w: %w", errPeerGone, syscall.Errno(soErr))
 	}
 	return nil
+}
+
+// poll is the RawConn callback: false while nothing is queued. A socket
+// error the peek reports is taken off the socket by it (a read after it
+// would see EOF instead of the reset), so it is kept for waitRaw to return.
+func (w *readWaiter) poll(fd uintptr) bool {
+	err := peekByte(fd, w.peek[:])
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return false
+	}
+	if err != nil {
+		w.err = os.NewSyscallError("read", err)
+	}
+	return true
 }

@@ -1,7 +1,6 @@
-package gateway
+package stream
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -10,24 +9,27 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
-// Close reasons reported in the summary line.
+// Close reasons reported in a Result (the gateway's summary line).
 const (
-	reasonClientClosed  = "client closed"
-	reasonBackendClosed = "backend closed"
-	reasonClientError   = "client error"
-	reasonBackendError  = "backend error"
-	reasonIdle          = "idle timeout"
-	reasonShutdown      = "shutdown"
+	ReasonClientClosed  = "client closed"
+	ReasonBackendClosed = "backend closed"
+	ReasonClientError   = "client error"
+	ReasonBackendError  = "backend error"
+	ReasonIdle          = "idle timeout"
+	ReasonShutdown      = "shutdown"
 )
 
-// errIdle ends a direction whose connection saw no byte either way for the
+// ErrIdle ends a direction whose connection saw no byte either way for the
 // idle timeout.
-var errIdle = errors.New("idle timeout")
+var ErrIdle = errors.New("idle timeout")
 
-// copyBufSize is the size of the pooled buffers used for small reads.
-const copyBufSize = 32 << 10
+// BufSize is the size of the pooled buffers a relay borrows while data
+// flows.
+const BufSize = 32 << 10
 
 // smallRead is the size of a direction's own read array: a stream whose
 // socket cannot be watched directly (TLS) blocks in a read into it, so a
@@ -39,13 +41,13 @@ const smallRead = 512
 const stallCheck = time.Second
 
 // relayBufs lends the relay's 32 KiB buffers (one spare byte in front takes
-// a framer's held-back '\r'). lent counts the buffers out now, for tests.
+// a framer's held-back '\r'). lent counts the buffers out now.
 type relayBufs struct {
 	pool sync.Pool
 	lent atomic.Int64
 }
 
-var relayBufPool = relayBufs{pool: sync.Pool{New: func() any { b := make([]byte, copyBufSize+1); return &b }}}
+var relayBufPool = relayBufs{pool: sync.Pool{New: func() any { b := make([]byte, BufSize+1); return &b }}}
 
 func (p *relayBufs) get() *[]byte {
 	p.lent.Add(1)
@@ -57,12 +59,32 @@ func (p *relayBufs) put(b *[]byte) {
 	p.pool.Put(b)
 }
 
-// relayResult is what a finished relay reports for the summary line.
-type relayResult struct {
+// LentBuffers reports how many pooled relay buffers are lent out right now,
+// process-wide (relays and bridges). Idle connections hold none; tests and
+// the status page read it.
+func LentBuffers() int64 { return relayBufPool.lent.Load() }
+
+// Result is what a finished relay, echo or bridge reports for the summary
+// line.
+type Result struct {
 	Up, Down int64 // bytes client→backend and backend→client
 	Spliced  int64 // of those, bytes moved by splice(2) without a copy (event loops only)
 	Reason   string
 	Err      error // the error behind Reason, if any
+
+	// MsgsUp and MsgsDown count framed messages (protocol xml, WebSocket).
+	MsgsUp, MsgsDown int64
+}
+
+// Options tune one relay.
+type Options struct {
+	// Idle ends the relay when no byte moved either way for this long
+	// (0: never).
+	Idle time.Duration
+	// Up and Down, when set (protocol xml), frame NUL-terminated messages
+	// client→backend and backend→client (gateway/wire/framing.go); nil
+	// relays bytes unchanged.
+	Up, Down *wire.Framer
 }
 
 // relay moves bytes, or framed messages, between a client and a backend
@@ -85,7 +107,7 @@ type direction struct {
 	src, dst         net.Conn
 	srcName, dstName string // "client", "backend"
 	n                int64
-	f                *framer // protocol xml: frames NUL-terminated messages; nil: bytes
+	f                *wire.Framer // protocol xml: frames NUL-terminated messages; nil: bytes
 
 	srcRaw  syscall.RawConn // src's socket (under TLS too); nil when it has none
 	direct  bool            // src is that socket itself: wait on it, then read
@@ -96,7 +118,7 @@ type direction struct {
 }
 
 // newDirection prepares one direction from src to dst.
-func newDirection(src, dst net.Conn, srcName, dstName string, f *framer) *direction {
+func newDirection(src, dst net.Conn, srcName, dstName string, f *wire.Framer) *direction {
 	d := &direction{src: src, dst: dst, srcName: srcName, dstName: dstName, f: f}
 	if tc := rawTCP(src); tc != nil {
 		if rc, err := tc.SyscallConn(); err == nil {
@@ -107,44 +129,30 @@ func newDirection(src, dst net.Conn, srcName, dstName string, f *framer) *direct
 	return d
 }
 
-// rawTCP returns the TCP socket under c: c itself, or the one under a TLS
-// stream; nil for anything else.
-func rawTCP(c net.Conn) *net.TCPConn {
-	switch v := c.(type) {
-	case *net.TCPConn:
-		return v
-	case *tls.Conn:
-		tc, _ := v.NetConn().(*net.TCPConn)
-		return tc
-	}
-	return nil
-}
-
-// runRelay relays bytes between client and backend. prefix holds bytes
-// already read from the client; they reach the backend first. Both
-// connections are closed when runRelay returns.
-func runRelay(client net.Conn, prefix []byte, backend net.Conn, idle time.Duration) relayResult {
-	return relayStreams(client, prefix, backend, idle, nil, nil)
-}
-
-// relayStreams is the relay: with framers (protocol xml) each direction
-// frames NUL-terminated messages (up: client→backend, down:
-// backend→client), the prefix too; nil framers relay bytes unchanged.
-func relayStreams(client net.Conn, prefix []byte, backend net.Conn, idle time.Duration, up, down *framer) relayResult {
+// Relay moves bytes (or, with framers in o, messages) between client and
+// backend until both directions end, an error aborts it, or it is idle for
+// o.Idle. prefix holds bytes already read from the client; they reach the
+// backend first. EOF on one side becomes CloseWrite on the other. Both
+// connections are closed when Relay returns.
+func Relay(client net.Conn, prefix []byte, backend net.Conn, o Options) Result {
+	idle, up, down := o.Idle, o.Up, o.Down
 	r := &relay{client: client, backend: backend, idle: idle}
 	r.touch()
 	var n0 int64
 	if len(prefix) > 0 {
 		end, ferr := len(prefix), error(nil)
 		if up != nil {
-			_, end, ferr = up.frame(prefix, 0, len(prefix))
+			_, end, ferr = up.Frame(prefix, 0, len(prefix))
 		}
 		n, err := backend.Write(prefix[:end])
 		n0 = int64(n)
 		if err != nil || ferr != nil {
 			client.Close()
 			backend.Close()
-			res := relayResult{Up: n0, Reason: reasonBackendError, Err: err}
+			res := Result{Up: n0, Reason: ReasonBackendError, Err: err}
+			if up != nil {
+				res.MsgsUp = up.Msgs()
+			}
 			if ferr != nil {
 				res.Reason, res.Err = "client message over max_message", ferr
 			}
@@ -162,7 +170,14 @@ func relayStreams(client net.Conn, prefix []byte, backend net.Conn, idle time.Du
 	r.waitOther(done)
 	client.Close()
 	backend.Close()
-	return relayResult{Up: n0 + c2b.n, Down: b2c.n, Reason: r.reason, Err: r.err}
+	res := Result{Up: n0 + c2b.n, Down: b2c.n, Reason: r.reason, Err: r.err}
+	if up != nil {
+		res.MsgsUp = up.Msgs()
+	}
+	if down != nil {
+		res.MsgsDown = down.Msgs()
+	}
+	return res
 }
 
 // waitOther waits for the second direction. While one direction is finished
@@ -182,7 +197,7 @@ func (r *relay) waitOther(done chan struct{}) {
 		case <-t.C:
 			since := time.Since(time.Unix(0, r.last.Load()))
 			if since >= r.idle {
-				r.abort(reasonIdle, errIdle)
+				r.abort(ReasonIdle, ErrIdle)
 				<-done
 				return
 			}
@@ -221,12 +236,12 @@ func (r *relay) end(d *direction, err error) {
 	switch {
 	case err == nil:
 		r.finish(d.srcName + " closed")
-		if !closeWrite(d.dst) {
+		if !CloseWrite(d.dst) {
 			r.abort(d.srcName+" closed", nil)
 		}
-	case errors.Is(err, errIdle):
-		r.abort(reasonIdle, err)
-	case errors.Is(err, ErrMessageTooLarge):
+	case errors.Is(err, ErrIdle):
+		r.abort(ReasonIdle, err)
+	case errors.Is(err, wire.ErrMessageTooLarge):
 		r.abort(d.srcName+" message over max_message", err)
 	default:
 		r.abort(d.srcName+" error", err)
@@ -264,7 +279,7 @@ func (r *relay) copy(d *direction) error {
 			start, end := 1, 1+n
 			var ferr error
 			if d.f != nil {
-				start, end, ferr = d.f.frame(buf, 1, n)
+				start, end, ferr = d.f.Frame(buf, 1, n)
 			}
 			if end > start {
 				werr = d.write(buf[start:end])
@@ -286,11 +301,11 @@ func (r *relay) copy(d *direction) error {
 		if eof, err := d.atEOF(rerr); eof {
 			return err
 		}
-		if isTimeout(rerr) {
+		if IsTimeout(rerr) {
 			if r.idle > 0 && !r.idleExpired(d.src) {
 				continue
 			}
-			return errIdle
+			return ErrIdle
 		}
 		return rerr
 	}
@@ -361,12 +376,17 @@ func writeWatched(dst net.Conn, p []byte, wdl *time.Time, src syscall.RawConn) e
 	}
 }
 
-// isTimeout reports whether err is a deadline expiry.
-func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+// errPeerGone wraps the error of a source whose peer went away while a
+// write to the other side stalled (see writeWatched): the source's error,
+// not the stalled destination's.
+var errPeerGone = errors.New("peer gone while the other side stalled")
 
-// isExpectedEnd reports whether err is an ordinary way for a connection to
+// IsTimeout reports whether err is a deadline expiry.
+func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// IsExpectedEnd reports whether err is an ordinary way for a connection to
 // end: EOF, a closed socket, a reset or a broken pipe.
-func isExpectedEnd(err error) bool {
+func IsExpectedEnd(err error) bool {
 	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
