@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/stream"
 )
 
 // TestAbortWhileDescriptorsReused: connections aborted from another
@@ -18,8 +21,8 @@ import (
 func TestAbortWhileDescriptorsReused(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "b")}
 	gw, _, _ := startGateway(t, cfg, func(g *Gateway) {
 		if testEngine == "loop" {
 			g.loopCount = 1 // every connection, old and new, on one loop
@@ -52,7 +55,7 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			for _, h := range doomed {
-				h.shutdown(reasonShutdown)
+				h.shutdown(stream.ReasonShutdown)
 			}
 		})
 		fresh := make([]*net.TCPConn, k)
@@ -87,7 +90,7 @@ func TestAbortWhileDescriptorsReused(t *testing.T) {
 		// Every aborted connection is closed for its client.
 		for i, c := range old {
 			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+			if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || stream.IsTimeout(err) {
 				t.Fatalf("round %d: aborted connection %d still open: %d %v", r, i, n, err)
 			}
 			c.Close()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/tlsterm"
 	"github.com/flashgate/flashgate/tlsterm/redisstore"
 )
@@ -17,14 +18,14 @@ import (
 // process: certmagic's background renewals may use them until it exits.
 var redisStorages = struct {
 	mu sync.Mutex
-	m  map[RedisConfig]*redisstore.Storage
-}{m: map[RedisConfig]*redisstore.Storage{}}
+	m  map[config.Redis]*redisstore.Storage
+}{m: map[config.Redis]*redisstore.Storage{}}
 
 // acmeRedisStorage returns the shared storage for rc, connecting (and
 // checking the connection with a PING) the first time; log gets its lock
 // renewal problems. A failure is not remembered: the next start or reload
 // tries again.
-func acmeRedisStorage(rc RedisConfig, log zerolog.Logger) (*redisstore.Storage, error) {
+func acmeRedisStorage(rc config.Redis, log zerolog.Logger) (*redisstore.Storage, error) {
 	redisStorages.mu.Lock()
 	defer redisStorages.mu.Unlock()
 	if st := redisStorages.m[rc]; st != nil {
@@ -44,7 +45,7 @@ func acmeRedisStorage(rc RedisConfig, log zerolog.Logger) (*redisstore.Storage, 
 }
 
 // redisStoreConfig maps the acme.redis block to redisstore.
-func redisStoreConfig(rc RedisConfig) redisstore.Config {
+func redisStoreConfig(rc config.Redis) redisstore.Config {
 	return redisstore.Config{
 		Address:   rc.Address,
 		Password:  rc.Password,
@@ -56,7 +57,7 @@ func redisStoreConfig(rc RedisConfig) redisstore.Config {
 
 // withACMEStorage sets the shared Redis storage on tc's ACME config when the
 // acme block has a redis block (it then replaces acme.storage).
-func withACMEStorage(tc tlsterm.TermConfig, cfg *Config, log zerolog.Logger) (tlsterm.TermConfig, error) {
+func withACMEStorage(tc tlsterm.TermConfig, cfg *config.Config, log zerolog.Logger) (tlsterm.TermConfig, error) {
 	if tc.ACME == nil || cfg.ACME == nil || cfg.ACME.Redis == nil {
 		return tc, nil
 	}

@@ -9,13 +9,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/tlsterm/redisstore"
 	"github.com/flashgate/flashgate/tlsterm/redisstore/redistest"
 )
 
 // acmeRedisConfig is a config with two ACME listeners and an acme block
 // with (redis) or without (storage dir) a redis block.
-func acmeRedisConfig(t *testing.T, redisAddr, prefix string) *Config {
+func acmeRedisConfig(t *testing.T, redisAddr, prefix string) *config.Config {
 	t.Helper()
 	store := `  storage = "acme-data"`
 	if redisAddr != "" {
@@ -48,7 +49,7 @@ backend "echo" {
   builtin = "echo"
 }
 `, store)
-	cfg, err := ParseConfig([]byte(src), filepath.Join(t.TempDir(), "flashgate.hcl"))
+	cfg, err := config.Parse([]byte(src), filepath.Join(t.TempDir(), "flashgate.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/flashgate/flashgate/gateway/admin"
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -32,7 +34,7 @@ type adminServer struct {
 }
 
 // listenAdmin opens the admin socket for ac; start serves it.
-func (g *Gateway) listenAdmin(ctx context.Context, ac *AdminConfig) (*adminServer, error) {
+func (g *Gateway) listenAdmin(ctx context.Context, ac *config.Admin) (*adminServer, error) {
 	s, err := admin.Listen(ctx, admin.Config{Address: ac.Address, Token: ac.Token, Pprof: ac.Pprof,
 		Source: adminSource{g}, Metrics: g.metrics.Metrics, Log: g.log})
 	if err != nil {
@@ -53,7 +55,7 @@ func (g *Gateway) AdminAddr() net.Addr {
 
 // swapAdmin applies a reloaded admin block: next is a newly opened server
 // (address changed) or nil. Called with reloadMu held.
-func (g *Gateway) swapAdmin(ac *AdminConfig, next *adminServer) {
+func (g *Gateway) swapAdmin(ac *config.Admin, next *adminServer) {
 	old := g.admin
 	switch {
 	case ac == nil:
@@ -191,7 +193,7 @@ func (m *metrics) forListener(name string) *listenerMetrics {
 }
 
 // connection counts a finished connection: its kind and its bytes.
-func (lm *listenerMetrics) connection(kind Kind, up, down int64) {
+func (lm *listenerMetrics) connection(kind wire.Kind, up, down int64) {
 	lm.Connection(int(kind), up, down)
 }
 
@@ -233,3 +235,11 @@ func (g *Gateway) udpMetrics(name, address string) *UDPMetrics {
 	g.udp[name] = u
 	return u
 }
+
+// kindNames names every Kind, in order (metrics and status iterate it).
+var kindNames = func() (n [wire.NumKinds]string) {
+	for k := range n {
+		n[k] = wire.Kind(k).String()
+	}
+	return n
+}()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway/evloop"
+	"github.com/flashgate/flashgate/gateway/stream"
+	"github.com/flashgate/flashgate/gateway/wire"
 	"github.com/rs/zerolog"
 )
 
@@ -35,14 +37,14 @@ type conn struct {
 	backendC net.Conn     // set while relaying, for shutdown
 	ev       *evloop.Conn // set when an event loop relays the connection (c is nil then)
 	closing  string       // reason forced by shutdown
-	buf      [maxSniff]byte
+	buf      [wire.MaxSniff]byte
 }
 
 // summary is what the close line reports.
 type summary struct {
-	kind    Kind
+	kind    wire.Kind
 	backend string
-	res     relayResult
+	res     stream.Result
 	ext     extSummary // http, websocket and xml details (http.go)
 }
 
@@ -88,29 +90,29 @@ func (h *conn) route() summary {
 		// Nothing to decide: dial at once, as a plain TCP proxy does. The
 		// backend's connect overlaps the client's first bytes, and a
 		// backend that speaks first greets without sniff_timeout's delay.
-		return h.toBackend(summary{kind: KindRaw}, nil)
+		return h.toBackend(summary{kind: wire.KindRaw}, nil)
 	}
 	n, kind, err := h.sniff(cfg.SniffTimeout)
 	if err != nil {
-		return summary{kind: kind, res: relayResult{Reason: endReason("client", err), Err: err}}
+		return summary{kind: kind, res: stream.Result{Reason: endReason("client", err), Err: err}}
 	}
 	return h.dispatch(n, kind)
 }
 
 // serveSniffed runs a connection an event loop sniffed and handed over
 // (TLS to terminate, HTTP to serve) to its end, like serve.
-func (h *conn) serveSniffed(n int, kind Kind) {
+func (h *conn) serveSniffed(n int, kind wire.Kind) {
 	h.finish(h.dispatch(n, kind))
 }
 
 // dispatch runs a sniffed connection to its end: h.buf[:n] holds the bytes
 // sniffed, kind what they are.
-func (h *conn) dispatch(n int, kind Kind) summary {
+func (h *conn) dispatch(n int, kind wire.Kind) summary {
 	cfg := h.rt.cfg
 	prefix := h.buf[:n]
 	s := summary{kind: kind}
 	var err error
-	if kind == KindTLS && h.rt.tls != nil {
+	if kind == wire.KindTLS && h.rt.tls != nil {
 		// Terminate, then sniff the inner stream: policy requests, HTTP
 		// (wss://), XML and binary all work inside TLS.
 		if err := h.startTLS(prefix); err != nil {
@@ -127,15 +129,15 @@ func (h *conn) dispatch(n int, kind Kind) summary {
 			return s
 		}
 	}
-	if kind == KindPolicy && h.rt.policyAnswer != nil {
+	if kind == wire.KindPolicy && h.rt.policyAnswer != nil {
 		return h.answerPolicy(s)
 	}
-	if kind == KindHTTP && h.rt.policyAnswer != nil {
+	if kind == wire.KindHTTP && h.rt.policyAnswer != nil {
 		return h.serveHTTP(s, prefix)
 	}
 	if h.rt.backend == nil { // policy server: nothing else is served here
 		s.res.Up = int64(n)
-		if kind == KindSilent || kind == KindUnknown {
+		if kind == wire.KindSilent || kind == wire.KindUnknown {
 			s.res.Reason = "no policy request within sniff_timeout"
 		} else {
 			s.res.Reason = "not a policy request"
@@ -152,7 +154,7 @@ func (h *conn) toBackend(s summary, prefix []byte) summary {
 	b := h.rt.backend
 	if b.echo() {
 		s.backend = "builtin:echo"
-		s.res = runEcho(h.cc, prefix, cfg.IdleTimeout)
+		s.res = stream.Echo(h.cc, prefix, cfg.IdleTimeout)
 		return s
 	}
 	bc, srv, err := h.dialBackend(h.gw.ctx, b)
@@ -165,7 +167,7 @@ func (h *conn) toBackend(s summary, prefix []byte) summary {
 	s.backend = srv.addr
 	if !h.setBackend(bc) {
 		bc.Close()
-		s.res.Reason = reasonShutdown
+		s.res.Reason = stream.ReasonShutdown
 		return s
 	}
 	return h.relay(s, prefix, bc)
@@ -175,34 +177,34 @@ func (h *conn) toBackend(s summary, prefix []byte) summary {
 // sniff_timeout passes. Silence is KindSilent; a partial prefix at the
 // deadline or at EOF is data. err is set only when the client went away
 // before sending anything.
-func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
+func (h *conn) sniff(timeout time.Duration) (int, wire.Kind, error) {
 	if timeout > 0 {
 		_ = h.cc.SetReadDeadline(h.sniffStart.Add(timeout))
 	}
 	n := 0
-	kind := KindUnknown
-	for kind == KindUnknown && n < len(h.buf) {
+	kind := wire.KindUnknown
+	for kind == wire.KindUnknown && n < len(h.buf) {
 		m, err := h.cc.Read(h.buf[n:])
 		n += m
-		kind = Sniff(h.buf[:n])
+		kind = wire.Sniff(h.buf[:n])
 		if err == nil {
 			continue
 		}
-		if kind != KindUnknown {
+		if kind != wire.KindUnknown {
 			break
 		}
 		switch {
-		case isTimeout(err) && n == 0:
-			kind = KindSilent
-		case isTimeout(err) || (errors.Is(err, io.EOF) && n > 0):
-			kind = KindData
+		case stream.IsTimeout(err) && n == 0:
+			kind = wire.KindSilent
+		case stream.IsTimeout(err) || (errors.Is(err, io.EOF) && n > 0):
+			kind = wire.KindData
 		default:
 			_ = h.cc.SetReadDeadline(time.Time{})
-			return n, KindUnknown, err
+			return n, wire.KindUnknown, err
 		}
 	}
-	if kind == KindUnknown {
-		kind = KindData
+	if kind == wire.KindUnknown {
+		kind = wire.KindData
 	}
 	_ = h.cc.SetReadDeadline(time.Time{})
 	return n, kind, nil
@@ -210,14 +212,14 @@ func (h *conn) sniff(timeout time.Duration) (int, Kind, error) {
 
 // answerPolicy writes the pre-rendered policy and its NUL, then closes.
 func (h *conn) answerPolicy(s summary) summary {
-	s.res.Up = int64(len(policyRequest))
+	s.res.Up = int64(len(wire.PolicyRequest))
 	n, err := h.cc.Write(h.rt.policyAnswer)
 	s.res.Down = int64(n)
 	if err != nil {
 		s.res.Reason, s.res.Err = endReason("client", err), err
 		return s
 	}
-	closeWrite(h.cc)
+	stream.CloseWrite(h.cc)
 	s.res.Reason = "policy served"
 	h.gw.policyServed(h.l)
 	return s
@@ -257,7 +259,7 @@ func (h *conn) shutdown(reason string) {
 
 func (h *conn) logSummary(s summary) {
 	level := zerolog.InfoLevel
-	if s.res.Err != nil && !isExpectedEnd(s.res.Err) && !errors.Is(s.res.Err, errIdle) {
+	if s.res.Err != nil && !stream.IsExpectedEnd(s.res.Err) && !errors.Is(s.res.Err, stream.ErrIdle) {
 		level = zerolog.WarnLevel
 	}
 	ev := h.l.log.WithLevel(level)
@@ -295,7 +297,7 @@ func endReason(side string, err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return side + " closed"
-	case isTimeout(err):
+	case stream.IsTimeout(err):
 		return side + " timeout"
 	default:
 		return side + " error"

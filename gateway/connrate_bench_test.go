@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/rs/zerolog"
 )
 
@@ -23,8 +24,8 @@ func BenchmarkConnRate(b *testing.B) {
 func benchEchoGateway(b *testing.B) string {
 	backend := startEchoForBench(b)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "echo")}
 	gw, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)

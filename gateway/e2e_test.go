@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/policyfile"
 )
 
@@ -39,7 +40,7 @@ listener "master" {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}

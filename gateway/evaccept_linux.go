@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/flashgate/flashgate/gateway/evloop"
+	"github.com/flashgate/flashgate/gateway/stream"
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
 // serveEvented accepts with accept4 for as long as the listener's route is
@@ -70,7 +72,7 @@ func (l *listener) handOver(rt *route, fd int, client netip.AddrPort) {
 	h.mu.Unlock()
 	if err := e.Start(); err != nil {
 		unix.Close(fd)
-		h.finish(summary{kind: KindRaw, res: relayResult{Reason: reasonShutdown}})
+		h.finish(summary{kind: wire.KindRaw, res: stream.Result{Reason: stream.ReasonShutdown}})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway/evloop"
+	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/gateway/upstream"
 	"github.com/flashgate/flashgate/gateway/wire"
 )
@@ -37,20 +38,20 @@ func (eh *evHost) Settings() evloop.Settings {
 func (eh *evHost) Decide(kind wire.Kind, _ []byte) evloop.Decision {
 	rt := eh.rt
 	switch {
-	case kind == KindTLS && rt.tls != nil, kind == KindHTTP && rt.policyAnswer != nil:
+	case kind == wire.KindTLS && rt.tls != nil, kind == wire.KindHTTP && rt.policyAnswer != nil:
 		return evloop.Decision{Action: evloop.HandOver}
-	case kind == KindPolicy && rt.policyAnswer != nil:
+	case kind == wire.KindPolicy && rt.policyAnswer != nil:
 		return evloop.Decision{Action: evloop.Answer, Answer: rt.policyAnswer}
 	case rt.backend == nil: // policy only: nothing else is served here
 		reason := evloop.ReasonNotPolicy
-		if kind == KindSilent || kind == KindUnknown {
+		if kind == wire.KindSilent || kind == wire.KindUnknown {
 			reason = evloop.ReasonNoPolicyInSniff
 		}
 		return evloop.Decision{Action: evloop.Close, Reason: reason}
 	}
 	// TLS passed through and HTTP without a policy are relayed unframed.
 	d := evloop.Decision{Action: evloop.ToBackend}
-	if rt.cfg.Protocol == "xml" && kind != KindTLS && kind != KindHTTP {
+	if rt.cfg.Protocol == "xml" && kind != wire.KindTLS && kind != wire.KindHTTP {
 		d.Framed = true
 		d.Up, d.Down = wire.XMLModes(rt.backend.cfg.Framing)
 		d.MaxMessage = rt.cfg.MaxMessage
@@ -104,7 +105,7 @@ func (eh *evHost) HandOver(fd int, sniffed int, kind wire.Kind) {
 	c, err := net.FileConn(f) // a duplicate in the Go poller
 	f.Close()
 	if err != nil {
-		h.finish(summary{kind: kind, res: relayResult{Reason: reasonClientError, Err: fmt.Errorf("hand over: %w", err)}})
+		h.finish(summary{kind: kind, res: stream.Result{Reason: stream.ReasonClientError, Err: fmt.Errorf("hand over: %w", err)}})
 		return
 	}
 	tc := c.(*net.TCPConn)
@@ -123,9 +124,9 @@ func (eh *evHost) HandOver(fd int, sniffed int, kind wire.Kind) {
 func (eh *evHost) Finish(s evloop.Summary) {
 	h := eh.conn()
 	if s.Err == evloop.ErrIdle {
-		s.Err = errIdle // logged at info level, as on the Go path
+		s.Err = stream.ErrIdle // logged at info level, as on the Go path
 	}
-	sum := summary{kind: s.Kind, res: relayResult{Up: s.Up, Down: s.Down, Spliced: s.Spliced, Reason: s.Reason, Err: s.Err}}
+	sum := summary{kind: s.Kind, res: stream.Result{Up: s.Up, Down: s.Down, Spliced: s.Spliced, Reason: s.Reason, Err: s.Err}}
 	if h.srv != nil {
 		sum.backend = h.srv.addr
 	}

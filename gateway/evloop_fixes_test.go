@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/evloop"
 	"github.com/flashgate/flashgate/policyfile"
 	"golang.org/x/sys/unix"
@@ -84,8 +85,8 @@ func TestEventedPolicyLargerThanSendBuffer(t *testing.T) {
 		t.Fatalf("the policy answer is only %d bytes", len(want))
 	}
 	cfg := testConfig()
-	cfg.Policies = []*PolicyConfig{{Name: "games", Policy: big}}
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Policies = []*config.Policy{{Name: "games", Policy: big}}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, _, _ := startGateway(t, cfg)
 	if !gw.listeners[0].route.Load().evented() {
 		t.Fatal("the policy listener is not evented")
@@ -135,7 +136,7 @@ func TestEventedResetWhileBackendStalled(t *testing.T) {
 		<-end // never reads
 	})
 	t.Cleanup(func() { close(end) })
-	gw, logs, _ := eventedGateway(t, func(c *Config) { c.Listeners[0].IdleTimeout = 10 * time.Minute }, backend)
+	gw, logs, _ := eventedGateway(t, func(c *config.Config) { c.Listeners[0].IdleTimeout = 10 * time.Minute }, backend)
 	const n = 4
 	chunk := make([]byte, 256<<10)
 	for range n {
@@ -196,7 +197,7 @@ func TestEventedResetWhileBackendStalled(t *testing.T) {
 func TestEventedSniffTimeoutOnTime(t *testing.T) {
 	const sniff = 300 * time.Millisecond
 	cfg := testConfig()
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, logs, _ := startGateway(t, cfg)
 	if !gw.listeners[0].route.Load().evented() {
 		t.Fatal("the policy listener is not evented")
@@ -233,7 +234,7 @@ func TestEventedSniffTimeoutOnTime(t *testing.T) {
 func TestEventedWaitsForHostName(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	_, port, _ := net.SplitHostPort(backend)
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Backends[0].ConnectTimeout = 2 * time.Second },
+	gw, logs, stop := eventedGateway(t, func(c *config.Config) { c.Backends[0].ConnectTimeout = 2 * time.Second },
 		net.JoinHostPort("localhost", port))
 	b := gw.listeners[0].route.Load().backend
 	waitFor(t, b.loopReady, "localhost resolved")

@@ -18,17 +18,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/evloop"
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
 // eventedGateway starts a gateway with one transparent listener "bin" in
 // front of backend addresses, and checks its route is evented.
-func eventedGateway(t *testing.T, adjust func(*Config), backends ...string) (*Gateway, *syncBuffer, func()) {
+func eventedGateway(t *testing.T, adjust func(*config.Config), backends ...string) (*Gateway, *syncBuffer, func()) {
 	t.Helper()
 	onlyEngine(t, "loop", "it tests the event loops") // main_test.go
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: backends}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: backends}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "b")}
 	if adjust != nil {
 		adjust(cfg)
 	}
@@ -55,11 +57,11 @@ func echoOnce(t *testing.T, c net.Conn, msg string) {
 
 // TestRouteEvented: which routes the event loops take.
 func TestRouteEvented(t *testing.T) {
-	lit := &backend{cfg: &BackendConfig{Name: "b"}, servers: []*server{newServer("127.0.0.1:1"), newServer("[::1]:2")}}
-	named := &backend{cfg: &BackendConfig{Name: "n"}, servers: []*server{newServer("localhost:1")}}
-	pp := &backend{cfg: &BackendConfig{Name: "p", ProxyProtocol: "v1"}, servers: lit.servers}
-	echo := &backend{cfg: &BackendConfig{Name: "e", Builtin: "echo"}}
-	bin := &ListenerConfig{Protocol: "binary"}
+	lit := &backend{cfg: &config.Backend{Name: "b"}, servers: []*server{newServer("127.0.0.1:1"), newServer("[::1]:2")}}
+	named := &backend{cfg: &config.Backend{Name: "n"}, servers: []*server{newServer("localhost:1")}}
+	pp := &backend{cfg: &config.Backend{Name: "p", ProxyProtocol: "v1"}, servers: lit.servers}
+	echo := &backend{cfg: &config.Backend{Name: "e", Builtin: "echo"}}
+	bin := &config.Listener{Protocol: "binary"}
 	for _, tc := range []struct {
 		name string
 		rt   *route
@@ -67,15 +69,15 @@ func TestRouteEvented(t *testing.T) {
 	}{
 		{"transparent to IP literals", &route{cfg: bin, backend: lit}, true},
 		{"host name (resolved in the background)", &route{cfg: bin, backend: named}, true},
-		{"host name with a service-name port", &route{cfg: bin, backend: &backend{cfg: &BackendConfig{Name: "s"}, servers: []*server{newServer("localhost:echo")}}}, false},
+		{"host name with a service-name port", &route{cfg: bin, backend: &backend{cfg: &config.Backend{Name: "s"}, servers: []*server{newServer("localhost:echo")}}}, false},
 		{"PROXY header to the backend", &route{cfg: bin, backend: pp}, true},
-		{"PROXY header from the client", &route{cfg: &ListenerConfig{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, true},
+		{"PROXY header from the client", &route{cfg: &config.Listener{Protocol: "binary", ProxyProtocol: "v2"}, backend: lit}, true},
 		{"builtin echo", &route{cfg: bin, backend: echo}, false},
 		{"policy and backend (sniffed in the loop)", &route{cfg: bin, backend: lit, policyAnswer: []byte("x")}, true},
 		{"policy server", &route{cfg: bin, policyAnswer: []byte("x")}, true},
 		{"policy and a host-name backend", &route{cfg: bin, backend: named, policyAnswer: []byte("x")}, true},
-		{"xml framing", &route{cfg: &ListenerConfig{Protocol: "xml"}, backend: lit}, true},
-		{"websocket paths (handed over after sniffing)", &route{cfg: &ListenerConfig{Protocol: "binary", WebSockets: []*WebSocketConfig{{Path: "/"}}}, backend: lit}, true},
+		{"xml framing", &route{cfg: &config.Listener{Protocol: "xml"}, backend: lit}, true},
+		{"websocket paths (handed over after sniffing)", &route{cfg: &config.Listener{Protocol: "binary", WebSockets: []*config.WebSocket{{Path: "/"}}}, backend: lit}, true},
 	} {
 		if got := tc.rt.evented(); got != tc.want {
 			t.Errorf("%s: evented %v, want %v", tc.name, got, tc.want)
@@ -189,8 +191,8 @@ func TestEventedFairness(t *testing.T) {
 	sink := startBackend(t, func(c *net.TCPConn) { io.Copy(io.Discard, c) })
 	echo := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "sink", Address: []string{sink}}, {Name: "echo", Address: []string{echo}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bulk", "", "sink"), testListener("chat", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "sink", Address: []string{sink}}, {Name: "echo", Address: []string{echo}}}
+	cfg.Listeners = []*config.Listener{testListener("bulk", "", "sink"), testListener("chat", "", "echo")}
 	gw, _, _ := startGateway(t, cfg, func(g *Gateway) { g.loopCount = 1 })
 	bulk := dial(t, gw.Addr("bulk"))
 	stop := make(chan struct{})
@@ -298,7 +300,7 @@ func TestEventedFailover(t *testing.T) {
 func TestEventedConnectTimeout(t *testing.T) {
 	stuck := fullBacklogListener(t)
 	start := time.Now()
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Backends[0].ConnectTimeout = 200 * time.Millisecond }, stuck)
+	gw, logs, stop := eventedGateway(t, func(c *config.Config) { c.Backends[0].ConnectTimeout = 200 * time.Millisecond }, stuck)
 	c := dial(t, gw.Addr("bin"))
 	c.Write([]byte("x"))
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
@@ -320,7 +322,7 @@ func TestEventedConnectTimeout(t *testing.T) {
 func TestEventedIdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	backend := startBackend(t, echoHandler)
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Listeners[0].IdleTimeout = idle }, backend)
+	gw, logs, stop := eventedGateway(t, func(c *config.Config) { c.Listeners[0].IdleTimeout = idle }, backend)
 	quiet := dial(t, gw.Addr("bin"))
 	prev := time.Now() // busy's last activity is no earlier
 	busy := dial(t, gw.Addr("bin"))
@@ -383,7 +385,7 @@ func TestEventedIdleTimeout(t *testing.T) {
 // closed with reason shutdown and Run returns.
 func TestEventedShutdown(t *testing.T) {
 	backend := startBackend(t, echoHandler)
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.ShutdownTimeout = 100 * time.Millisecond }, backend)
+	gw, logs, stop := eventedGateway(t, func(c *config.Config) { c.ShutdownTimeout = 100 * time.Millisecond }, backend)
 	for i := range 10 {
 		echoOnce(t, dial(t, gw.Addr("bin")), fmt.Sprint(i))
 	}
@@ -397,7 +399,7 @@ func TestEventedShutdown(t *testing.T) {
 // with a reset on the accept4 path too.
 func TestEventedLimits(t *testing.T) {
 	backend := startBackend(t, echoHandler)
-	gw, _, _ := eventedGateway(t, func(c *Config) { c.Listeners[0].MaxConnectionsPerIP = 2 }, backend)
+	gw, _, _ := eventedGateway(t, func(c *config.Config) { c.Listeners[0].MaxConnectionsPerIP = 2 }, backend)
 	a, b := dial(t, gw.Addr("bin")), dial(t, gw.Addr("bin"))
 	echoOnce(t, a, "a")
 	echoOnce(t, b, "b")
@@ -438,7 +440,7 @@ func TestEventedIPv6(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	gw, logs, stop := eventedGateway(t, func(c *Config) { c.Listeners[0].Address = "[::1]:0" }, ln.Addr().String())
+	gw, logs, stop := eventedGateway(t, func(c *config.Config) { c.Listeners[0].Address = "[::1]:0" }, ln.Addr().String())
 	c := dial(t, gw.Addr("bin"))
 	echoOnce(t, c, "over IPv6")
 	c.Close()
@@ -455,10 +457,10 @@ func TestEventedReloadSwitches(t *testing.T) {
 	gw, _, _ := eventedGateway(t, nil, backend)
 	addr := gw.Addr("bin").String()
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{backend}}}
 	mux := testListener("bin", "games", "b")
 	mux.Address = addr
-	cfg.Listeners = []*ListenerConfig{mux}
+	cfg.Listeners = []*config.Listener{mux}
 	if err := gw.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +474,7 @@ func TestEventedReloadSwitches(t *testing.T) {
 	back.Backends = cfg.Backends
 	plain := testListener("bin", "", "b")
 	plain.Address = addr
-	back.Listeners = []*ListenerConfig{plain}
+	back.Listeners = []*config.Listener{plain}
 	if err := gw.Reload(back); err != nil {
 		t.Fatal(err)
 	}
@@ -494,10 +496,10 @@ func TestEventedChaos(t *testing.T) {
 	onlyEngine(t, "loop", "it tests the event loops")
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{backend}}}
 	l := testListener("mux", "games", "b")
 	l.SniffTimeout = time.Second // clients delayed by a loaded machine still sniff in time
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, stop := startGateway(t, cfg)
 	addr := gw.Addr("mux").String()
 	fds := func() int {
@@ -612,17 +614,17 @@ func TestEventedProxyDrip(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			baddr, reports := startProxyBackend(t, "v2")
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ProxyProtocol: "v2"}}
+			cfg.Backends = []*config.Backend{{Name: "b", Address: []string{baddr}, ProxyProtocol: "v2"}}
 			l := testListener("pp", "games", "b")
 			l.ProxyProtocol = version
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, logs, stop := startGateway(t, cfg)
 			if !gw.listeners[0].route.Load().evented() {
 				t.Fatal("not evented")
 			}
 			real := netip.MustParseAddrPort("203.0.113.7:5555")
 			dst := netip.MustParseAddrPort("192.0.2.1:843")
-			hdr := appendProxyHeader(nil, version, real, dst)
+			hdr := wire.AppendProxy(nil, version, real, dst)
 			drip := func(c *net.TCPConn, b []byte) {
 				for i := range b {
 					if _, err := c.Write(b[i : i+1]); err != nil {

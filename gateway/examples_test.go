@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
@@ -37,7 +38,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 			if filepath.Base(filepath.Dir(f)) == "tls-legacy" { // cert.pem and key.pem beside the config
 				f = copyWithPair(t, f, certFile, keyFile)
 			}
-			cfg, err := LoadConfig(f)
+			cfg, err := config.Load(f)
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
@@ -83,7 +84,7 @@ func TestTLSLegacyExample(t *testing.T) {
 	conf := strings.NewReplacer(`"127.0.0.1:9443"`, `"127.0.0.1:0"`, `"127.0.0.1:5000"`, `"`+echo+`"`).Replace(string(src))
 	path := filepath.Join(dir, "flashgate.hcl")
 	os.WriteFile(path, []byte(conf), 0o600)
-	cfg, err := LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/stream"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,10 +28,10 @@ import (
 // buffer, spin or stop serving.
 
 // failingConfig is a binary listener (no policy) in front of backend addr.
-func failingConfig(addr string, connectTimeout time.Duration) *Config {
+func failingConfig(addr string, connectTimeout time.Duration) *config.Config {
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{addr}, ConnectTimeout: connectTimeout}}
-	cfg.Listeners = []*ListenerConfig{testListener("l", "", "b")}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{addr}, ConnectTimeout: connectTimeout}}
+	cfg.Listeners = []*config.Listener{testListener("l", "", "b")}
 	return cfg
 }
 
@@ -46,7 +48,7 @@ func clientEnd(t *testing.T, gw *Gateway, msg string) ([]byte, time.Duration) {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(c)
-	if isTimeout(err) {
+	if stream.IsTimeout(err) {
 		t.Fatalf("client still open after %v", time.Since(start))
 	}
 	return got, time.Since(start)
@@ -97,7 +99,7 @@ func fullBacklogListener(t *testing.T) string {
 	for i := 0; ; i++ {
 		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
 		if err != nil {
-			if !isTimeout(err) && !strings.Contains(err.Error(), "timeout") {
+			if !stream.IsTimeout(err) && !strings.Contains(err.Error(), "timeout") {
 				t.Fatalf("filling the backlog: %v", err)
 			}
 			return addr
@@ -362,7 +364,7 @@ func TestConfigPolicyFileFIFO(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := ParseConfig([]byte("policy \"p\" {\n  file = \"crossdomain.xml\"\n}\n"), filepath.Join(dir, "f.hcl"))
+		_, err := config.Parse([]byte("policy \"p\" {\n  file = \"crossdomain.xml\"\n}\n"), filepath.Join(dir, "f.hcl"))
 		done <- err
 	}()
 	select {

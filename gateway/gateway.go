@@ -12,7 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/evloop"
+	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/tlsterm"
 )
 
@@ -22,7 +24,7 @@ var ErrStopped = errors.New("gateway stopped")
 // Gateway runs the listeners of one config. Create it with New, start it
 // with Run; Reload swaps in a new config while it runs.
 type Gateway struct {
-	cfg     *Config // the current config: written by Reload under lmu (read it through config())
+	cfg     *config.Config // the current config: written by Reload under lmu (read it through config())
 	log     zerolog.Logger
 	metrics *metrics
 	started time.Time
@@ -68,7 +70,7 @@ type Gateway struct {
 // the status page. Connections keep the generation of the route they
 // started with.
 type generation struct {
-	cfg    *Config
+	cfg    *config.Config
 	pools  map[string]*backend
 	tls    map[string]*listenerTLS // TLS termination by listener name
 	certs  []certState
@@ -85,7 +87,7 @@ func (gen *generation) terminators() []*tlsterm.Terminator {
 }
 
 // New builds a gateway for cfg. It opens no socket: Run does.
-func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
+func New(cfg *config.Config, log zerolog.Logger) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errors.New("gateway: nil config")
 	}
@@ -97,7 +99,7 @@ func New(cfg *Config, log zerolog.Logger) (*Gateway, error) {
 }
 
 // config returns the current config.
-func (g *Gateway) config() *Config {
+func (g *Gateway) config() *config.Config {
 	g.lmu.Lock()
 	defer g.lmu.Unlock()
 	return g.cfg
@@ -105,7 +107,7 @@ func (g *Gateway) config() *Config {
 
 // newGeneration builds pools and reads certificates for cfg; servers of
 // prev's pools with the same backend name and address keep their state.
-func (g *Gateway) newGeneration(cfg *Config, prev *generation) *generation {
+func (g *Gateway) newGeneration(cfg *config.Config, prev *generation) *generation {
 	var prevPools map[string]*backend
 	if prev != nil {
 		prevPools = prev.pools
@@ -127,7 +129,7 @@ func (g *Gateway) startHealth(gen *generation) {
 
 // buildRoute prepares what a listener needs per connection: the policy
 // answer rendered once, and its backend from pools.
-func buildRoute(cfg *Config, lc *ListenerConfig, gen *generation) (*route, error) {
+func buildRoute(cfg *config.Config, lc *config.Listener, gen *generation) (*route, error) {
 	pools := gen.pools
 	rt := &route{cfg: lc, conf: cfg, tls: gen.tls[lc.Name]}
 	if lc.Policy != "" {
@@ -212,7 +214,7 @@ func (g *Gateway) Listen(ctx context.Context) error {
 }
 
 // newListener wraps an open socket for lc.
-func (g *Gateway) newListener(lc *ListenerConfig, rt *route, ln *net.TCPListener) *listener {
+func (g *Gateway) newListener(lc *config.Listener, rt *route, ln *net.TCPListener) *listener {
 	l := &listener{gw: g, name: lc.Name, address: lc.Address, reusePort: lc.ReusePort, ln: ln,
 		perIP: make(map[netip.Addr]int), metrics: g.metrics.forListener(lc.Name),
 		log: g.log.With().Str("listener", lc.Name).Logger()}
@@ -349,7 +351,7 @@ func (g *Gateway) drainConns(timeout time.Duration, stop context.CancelFunc) {
 	g.log.Warn().Int("connections", len(left)).Msg("shutdown_timeout passed; closing connections")
 	stop()
 	for _, h := range left {
-		h.shutdown(reasonShutdown)
+		h.shutdown(stream.ReasonShutdown)
 	}
 	<-idle
 }

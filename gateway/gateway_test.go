@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/policyfile"
 )
 
@@ -23,15 +24,15 @@ var testPolicy = &policyfile.Policy{
 }
 
 // testConfig returns a config with one policy, ready for listeners.
-func testConfig() *Config {
-	return &Config{
+func testConfig() *config.Config {
+	return &config.Config{
 		ShutdownTimeout: 2 * time.Second,
-		Policies:        []*PolicyConfig{{Name: "games", Policy: testPolicy}},
+		Policies:        []*config.Policy{{Name: "games", Policy: testPolicy}},
 	}
 }
 
-func testListener(name, policy, backend string) *ListenerConfig {
-	return &ListenerConfig{Name: name, Address: "127.0.0.1:0", Policy: policy, Backend: backend,
+func testListener(name, policy, backend string) *config.Listener {
+	return &config.Listener{Name: name, Address: "127.0.0.1:0", Policy: policy, Backend: backend,
 		Protocol: "binary", SniffTimeout: 300 * time.Millisecond, IdleTimeout: time.Minute}
 }
 
@@ -55,7 +56,7 @@ func (s *syncBuffer) String() string {
 
 // startGateway runs cfg on loopback until the test ends. It returns the
 // gateway, its JSON log and a stop function that shuts it down and waits.
-func startGateway(t *testing.T, cfg *Config, adjust ...func(*Gateway)) (*Gateway, *syncBuffer, func()) {
+func startGateway(t *testing.T, cfg *config.Config, adjust ...func(*Gateway)) (*Gateway, *syncBuffer, func()) {
 	t.Helper()
 	logs := &syncBuffer{}
 	gw, err := New(cfg, zerolog.New(logs).Level(zerolog.DebugLevel))
@@ -139,7 +140,7 @@ func dial(t *testing.T, addr net.Addr) *net.TCPConn {
 
 func TestPolicyResponder(t *testing.T) {
 	cfg := testConfig()
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, logs, _ := startGateway(t, cfg)
 	want := append(testPolicy.Generate(), 0)
 	tests := []struct {
@@ -179,7 +180,7 @@ func TestPolicyResponder(t *testing.T) {
 
 func TestPolicyOnlyListenerClosesOtherTraffic(t *testing.T) {
 	cfg := testConfig()
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, _, _ := startGateway(t, cfg)
 	for _, send := range []string{"", "hello", "<policy-file"} {
 		c := dial(t, gw.Addr("master"))
@@ -200,8 +201,8 @@ func TestPolicyOnlyListenerClosesOtherTraffic(t *testing.T) {
 func TestRelayRandomBytesWithHalfClose(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	payload := make([]byte, 1<<20)
 	rand.Read(payload)
@@ -283,8 +284,8 @@ func TestSilentClientGetsGreeting(t *testing.T) {
 		echoHandler(c)
 	})
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "pop", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("pop", "games", "pop")}
+	cfg.Backends = []*config.Backend{{Name: "pop", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("pop", "games", "pop")}
 	gw, _, _ := startGateway(t, cfg)
 	c := dial(t, gw.Addr("pop"))
 	start := time.Now()
@@ -308,8 +309,8 @@ func TestSilentClientGetsGreeting(t *testing.T) {
 func TestTransparentListenerRelaysPolicyRequest(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "legacy", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("legacy", "", "legacy")}
+	cfg.Backends = []*config.Backend{{Name: "legacy", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("legacy", "", "legacy")}
 	gw, _, _ := startGateway(t, cfg)
 	c := dial(t, gw.Addr("legacy"))
 	c.Write(policyRequest)
@@ -321,8 +322,8 @@ func TestTransparentListenerRelaysPolicyRequest(t *testing.T) {
 
 func TestInlinePolicyAndBuiltinEcho(t *testing.T) {
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Builtin: "echo"}}
-	cfg.Listeners = []*ListenerConfig{testListener("chat", "games", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Builtin: "echo"}}
+	cfg.Listeners = []*config.Listener{testListener("chat", "games", "echo")}
 	gw, _, _ := startGateway(t, cfg)
 
 	c := dial(t, gw.Addr("chat"))
@@ -354,8 +355,8 @@ func TestBackendFailover(t *testing.T) {
 	dead.Close() // nothing listens there now: connection refused
 	live := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "pool", Address: []string{deadAddr, live}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "pool")}
+	cfg.Backends = []*config.Backend{{Name: "pool", Address: []string{deadAddr, live}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "pool")}
 	gw, logs, stop := startGateway(t, cfg)
 	c := dial(t, gw.Addr("bin"))
 	c.Write([]byte{1, 2, 3})
@@ -375,8 +376,8 @@ func TestBackendUnreachable(t *testing.T) {
 	deadAddr := dead.Addr().String()
 	dead.Close()
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "gone", Address: []string{deadAddr}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "gone")}
+	cfg.Backends = []*config.Backend{{Name: "gone", Address: []string{deadAddr}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "gone")}
 	gw, logs, stop := startGateway(t, cfg)
 	c := dial(t, gw.Addr("bin"))
 	c.Write([]byte("x"))
@@ -392,10 +393,10 @@ func TestBackendUnreachable(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}}}
 	l := testListener("bin", "", "echo")
 	l.IdleTimeout = 300 * time.Millisecond
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, stop := startGateway(t, cfg)
 	c := dial(t, gw.Addr("bin"))
 	// Activity keeps it open past the timeout...
@@ -428,8 +429,8 @@ func TestGracefulShutdown(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "echo")}
 	gw, _, stop := startGateway(t, cfg)
 	addr := gw.Addr("bin")
 	c := dial(t, addr)
@@ -474,8 +475,8 @@ func TestShutdownTimeoutClosesStragglers(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 200 * time.Millisecond
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "echo")}
 	gw, logs, stop := startGateway(t, cfg)
 	c := dial(t, gw.Addr("bin"))
 	c.Write([]byte("a"))
@@ -498,7 +499,7 @@ func TestDualStackListener(t *testing.T) {
 	cfg := testConfig()
 	l := testListener("master", "games", "")
 	l.Address = "[::]:0"
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, stop := startGateway(t, cfg)
 	_, port, _ := net.SplitHostPort(gw.Addr("master").String())
 	for _, host := range []string{"127.0.0.1", "::1"} {
@@ -523,8 +524,8 @@ func TestDualStackListener(t *testing.T) {
 func TestGarbageIsRelayedAsData(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "games", "echo")}
 	gw, _, _ := startGateway(t, cfg)
 	inputs := [][]byte{{0x16, 0x03, 0x01, 0xff}, []byte("GET / HTTP/1.1\r\n\r\n"), {0xff, 0xfe}, []byte("<policy-file-request/>x")}
 	for _, in := range inputs {
@@ -547,10 +548,10 @@ func TestTransparentListenerDoesNotSniff(t *testing.T) {
 		echoHandler(c)
 	})
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "smtp", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "smtp", Address: []string{backend}}}
 	l := testListener("smtp", "", "smtp")
 	l.SniffTimeout = 30 * time.Second // would dominate if the gateway sniffed
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, stop := startGateway(t, cfg)
 	c := dial(t, gw.Addr("smtp"))
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
+	"github.com/flashgate/flashgate/gateway/wire"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
 
@@ -64,7 +66,7 @@ func dripUntilClosedAt(t *testing.T, c net.Conn, data []byte, every time.Duratio
 	got, err := io.ReadAll(c)
 	after = time.Since(start)
 	close(stop)
-	if isTimeout(err) {
+	if stream.IsTimeout(err) {
 		t.Fatalf("connection still open after %v of dripping", after)
 	}
 	return got, after, <-n
@@ -89,7 +91,7 @@ func TestHostileSlowDrip(t *testing.T) {
 	t.Run("policy request on a policy-only listener", func(t *testing.T) {
 		t.Parallel()
 		cfg := testConfig()
-		cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+		cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 		gw, logs, _ := startGateway(t, cfg)
 		c := dial(t, gw.Addr("master"))
 		got, after, dripped := dripUntilClosed(t, c, policyRequest)
@@ -122,7 +124,7 @@ func TestHostileSlowDrip(t *testing.T) {
 	t.Run("HTTP head", func(t *testing.T) {
 		t.Parallel()
 		cfg := testConfig()
-		cfg.Listeners = []*ListenerConfig{testListener("web", "games", "")}
+		cfg.Listeners = []*config.Listener{testListener("web", "games", "")}
 		gw, logs, _ := startGateway(t, cfg)
 		c := dial(t, gw.Addr("web"))
 		// The request line at once (sniffing has its own, shorter
@@ -149,12 +151,12 @@ func TestHostileSlowDrip(t *testing.T) {
 		t.Run("PROXY header "+tc.version, func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "echo", Builtin: "echo"}}
+			cfg.Backends = []*config.Backend{{Name: "echo", Builtin: "echo"}}
 			l := testListener("lb", "", "echo")
 			l.ProxyProtocol = tc.version
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, _, _ := startGateway(t, cfg)
-			hdr := appendProxyHeader(nil, tc.version, netip.MustParseAddrPort("203.0.113.7:51234"),
+			hdr := wire.AppendProxy(nil, tc.version, netip.MustParseAddrPort("203.0.113.7:51234"),
 				netip.MustParseAddrPort("192.0.2.1:9000"))
 			c := dial(t, gw.Addr("lb"))
 			got, after, dripped := dripUntilClosedAt(t, c, hdr, tc.every)
@@ -174,7 +176,7 @@ func TestHostileSlowDrip(t *testing.T) {
 // connection is left and the goroutines are back to their baseline.
 func TestHostileGarbageFlood(t *testing.T) {
 	cfg := testConfig()
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, _, _ := startGateway(t, cfg)
 	addr := gw.Addr("master").String()
 	want := testPolicy.SocketAnswer()
@@ -237,7 +239,7 @@ func TestHostileGarbageFlood(t *testing.T) {
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 				_, _ = c.Write(junk[:1+int(junk[1])])
 				_, err = io.Copy(io.Discard, c)
-				if isTimeout(err) {
+				if stream.IsTimeout(err) {
 					hung.Add(1)
 				}
 				c.Close()
@@ -300,7 +302,7 @@ func TestHostileGarbageFlood(t *testing.T) {
 func TestHostileOversized(t *testing.T) {
 	t.Run("policy request longer than expected", func(t *testing.T) {
 		cfg := testConfig()
-		cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+		cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 		gw, logs, _ := startGateway(t, cfg)
 		c := dial(t, gw.Addr("master"))
 		// The right start, then far too much: decided as data at the first
@@ -323,7 +325,7 @@ func TestHostileOversized(t *testing.T) {
 
 	t.Run("HTTP head over 8 KiB", func(t *testing.T) {
 		cfg := testConfig()
-		cfg.Listeners = []*ListenerConfig{testListener("web", "games", "")}
+		cfg.Listeners = []*config.Listener{testListener("web", "games", "")}
 		gw, logs, _ := startGateway(t, cfg)
 		c := dial(t, gw.Addr("web"))
 		// Exactly maxHTTPHead bytes and no end of head: all of it is read,
@@ -377,7 +379,7 @@ func TestHostileOversized(t *testing.T) {
 			t.Errorf("the gateway accepted all %d bytes of one oversized message", sent)
 		}
 		_ = bad.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.ReadAll(bad); isTimeout(err) {
+		if _, err := io.ReadAll(bad); stream.IsTimeout(err) {
 			t.Fatal("the oversized connection stayed open")
 		}
 		// Backend side: at most max_message plus one read buffer got through.
@@ -451,10 +453,10 @@ func TestHostileBursts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+			cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
 			l := testListener("chat", "", "echo")
 			l.MaxConnections, l.MaxConnectionsPerIP = tc.total, tc.perIP
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, _, _ := startGateway(t, cfg)
 			addr := gw.Addr("chat").String()
 			var served, refused atomic.Int64
@@ -633,10 +635,10 @@ func TestHostileTLSClientNeverReads(t *testing.T) {
 	leaf := tlstest.NewCert(t, "chat.example.com", false, ca, tlstest.DNSNames("chat.example.com"))
 	certFile, keyFile := tlstest.WritePair(t, t.TempDir(), "chat", leaf, ca)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}, ConnectTimeout: time.Second}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{backend}, ConnectTimeout: time.Second}}
 	l := testListener("tls", "", "b")
-	l.TLS = &ListenerTLS{CertFile: certFile, KeyFile: keyFile, MinVersion: "1.2"}
-	cfg.Listeners = []*ListenerConfig{l}
+	l.TLS = &config.ListenerTLS{CertFile: certFile, KeyFile: keyFile, MinVersion: "1.2"}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 	before := heapInuse()
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", gw.Addr("tls").String(),
@@ -710,7 +712,7 @@ func TestAdminOpenAddressWarns(t *testing.T) {
 		{"admin {\n  address = \"[::1]:9843\"\n}\n", false},
 		{"admin {\n}\n", false}, // the default is loopback
 	} {
-		cfg, err := ParseConfig([]byte(tc.admin), filepath.Join(t.TempDir(), "a.hcl"))
+		cfg, err := config.Parse([]byte(tc.admin), filepath.Join(t.TempDir(), "a.hcl"))
 		if err != nil {
 			t.Fatalf("%q: %v", tc.admin, err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/policyfile"
 )
@@ -105,7 +106,7 @@ func isWebSocketUpgrade(req *http.Request) bool {
 
 // decideHTTP picks the action for req on a listener with these websocket
 // blocks.
-func decideHTTP(req *http.Request, wss []*WebSocketConfig) (httpAction, *WebSocketConfig) {
+func decideHTTP(req *http.Request, wss []*config.WebSocket) (httpAction, *config.WebSocket) {
 	if isWebSocketUpgrade(req) {
 		for _, ws := range wss {
 			if ws.Path == req.URL.Path {
@@ -132,7 +133,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	switch {
 	case errors.Is(err, stream.ErrHeadTooLarge):
 		return h.httpError(s, http.StatusRequestHeaderFieldsTooLarge, "request head too large", err)
-	case isTimeout(err):
+	case stream.IsTimeout(err):
 		return h.httpError(s, http.StatusRequestTimeout, "request head timeout", err)
 	case err != nil && !(errors.Is(err, io.EOF) && h.rt.backend != nil):
 		s.res.Reason, s.res.Err = endReason("client", err), err
@@ -140,7 +141,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	}
 	var req *http.Request
 	act := httpRelay
-	var ws *WebSocketConfig
+	var ws *config.WebSocket
 	if n >= 0 {
 		req, err = parseHead(buf[:n])
 		if err == nil {
@@ -169,7 +170,7 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 		return s
 	}
 	defer release()
-	s.res = runRelay(h.cc, buf, bc, cfg.IdleTimeout)
+	s.res = stream.Relay(h.cc, buf, bc, stream.Options{Idle: cfg.IdleTimeout})
 	return s
 }
 
@@ -186,7 +187,7 @@ func (h *conn) connectBackend(s *summary, b *backend) (bc net.Conn, release func
 	if !h.setBackend(bc) {
 		bc.Close()
 		srv.release()
-		s.res.Reason = reasonShutdown
+		s.res.Reason = stream.ReasonShutdown
 		return nil, nil, false
 	}
 	return bc, srv.release, true
@@ -203,7 +204,7 @@ func (h *conn) httpError(s summary, code int, reason string, err error) summary 
 	if err == nil && werr != nil {
 		s.res.Err = werr
 	}
-	closeWrite(h.cc)
+	stream.CloseWrite(h.cc)
 	return s
 }
 
@@ -225,7 +226,7 @@ func (h *conn) servePolicy(s summary, req *http.Request) summary {
 		s.res.Reason, s.res.Err = endReason("client", err), err
 		return s
 	}
-	closeWrite(h.cc)
+	stream.CloseWrite(h.cc)
 	s.res.Reason = "url policy served"
 	return s
 }

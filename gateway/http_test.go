@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/wire"
 	"github.com/flashgate/flashgate/policyfile"
 )
 
 func TestDecideHTTP(t *testing.T) {
-	wss := []*WebSocketConfig{{Path: "/chat"}}
+	wss := []*config.WebSocket{{Path: "/chat"}}
 	tests := []struct {
 		head string
 		want httpAction
@@ -58,12 +60,12 @@ func FuzzHTTPHead(f *testing.F) {
 	f.Add([]byte("GET /crossdomain.xml HTTP/1.1\r\n\r\n"))
 	f.Add([]byte("GET http://x/%zz HTTP/1.1\n\n"))
 	f.Add([]byte("GET / HTTP/1.1\r\nUpgrade:\r\n websocket\r\n\r\n"))
-	wss := []*WebSocketConfig{{Path: "/chat"}}
+	wss := []*config.WebSocket{{Path: "/chat"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxHTTPHead {
 			data = data[:maxHTTPHead]
 		}
-		n := headEnd(data)
+		n := wire.HeadEnd(data)
 		if n < -1 || n > len(data) {
 			t.Fatalf("headEnd = %d of %d bytes", n, len(data))
 		}
@@ -120,16 +122,16 @@ func TestURLPolicy(t *testing.T) {
 
 // httpConfig: a listener with a policy allowing 127.0.0.1, a websocket
 // block and backend addr.
-func httpConfig(addr string) *Config {
+func httpConfig(addr string) *config.Config {
 	cfg := testConfig()
-	cfg.Policies = []*PolicyConfig{{Name: "games", Policy: &policyfile.Policy{
+	cfg.Policies = []*config.Policy{{Name: "games", Policy: &policyfile.Policy{
 		SiteControl: policyfile.MasterOnly,
 		Allow:       []policyfile.Allow{{Domain: "127.0.0.1", ToPorts: "*"}},
 	}}}
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{addr}, ConnectTimeout: time.Second, Framing: "nul"}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{addr}, ConnectTimeout: time.Second, Framing: "nul"}}
 	l := testListener("mux", "games", "b")
-	l.WebSockets = []*WebSocketConfig{{Path: "/chat", Backend: "b", Protocol: "xml"}}
-	cfg.Listeners = []*ListenerConfig{l}
+	l.WebSockets = []*config.WebSocket{{Path: "/chat", Backend: "b", Protocol: "xml"}}
+	cfg.Listeners = []*config.Listener{l}
 	return cfg
 }
 

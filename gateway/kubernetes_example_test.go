@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"gopkg.in/yaml.v3"
-
-	"github.com/flashgate/flashgate/gateway"
 )
 
 // The few fields of the Kubernetes objects the example test reads.
@@ -177,7 +176,7 @@ func TestKubernetesExample(t *testing.T) {
 		t.Fatal("ConfigMap has no config.hcl")
 	}
 	t.Setenv("FLASHGATE_ADMIN_TOKEN", "from-the-secret") // the Deployment sets it: an unset one is an error
-	cfg, err := gateway.ParseConfig([]byte(src), filepath.Join(dir, "config.hcl"))
+	cfg, err := config.Parse([]byte(src), filepath.Join(dir, "config.hcl"))
 	if err != nil {
 		t.Fatalf("the ConfigMap's config.hcl:\n%v", err)
 	}

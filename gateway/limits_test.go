@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // TestLimits: max_connections and max_connections_per_ip close the
@@ -26,10 +28,10 @@ func TestLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+			cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
 			l := testListener("chat", "", "echo")
 			l.MaxConnections, l.MaxConnectionsPerIP = tc.total, tc.perIP
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, logs, _ := startGateway(t, cfg)
 			from := func(src string) (*net.TCPConn, error) {
 				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}

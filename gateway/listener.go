@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/rs/zerolog"
 )
 
@@ -19,9 +20,9 @@ import (
 // was current when they were accepted and keep it, so a reload never changes
 // a connection in flight.
 type route struct {
-	cfg          *ListenerConfig
-	conf         *Config // the whole config this route was built from
-	policyAnswer []byte  // policy XML + NUL, or nil for a transparent listener
+	cfg          *config.Listener
+	conf         *config.Config // the whole config this route was built from
+	policyAnswer []byte         // policy XML + NUL, or nil for a transparent listener
 	backend      *backend
 	tls          *listenerTLS // nil: TLS is passed through to the backend
 }
@@ -179,7 +180,7 @@ func (l *listener) accepted(rt *route, c *net.TCPConn, client netip.AddrPort, cl
 // admit applies max_connections, and max_connections_per_ip to ip unless ip
 // is the zero Addr (a PROXY listener: admitIP runs after the header). It
 // returns the rejection reason, or "" after counting the connection in.
-func (l *listener) admit(cfg *ListenerConfig, ip netip.Addr) string {
+func (l *listener) admit(cfg *config.Listener, ip netip.Addr) string {
 	n := l.active.Add(1)
 	if cfg.MaxConnections > 0 && n > int64(cfg.MaxConnections) {
 		l.active.Add(-1)
@@ -194,7 +195,7 @@ func (l *listener) admit(cfg *ListenerConfig, ip netip.Addr) string {
 
 // admitIP counts a connection from ip against max_connections_per_ip; it
 // reports false when ip is at the limit.
-func (l *listener) admitIP(cfg *ListenerConfig, ip netip.Addr) bool {
+func (l *listener) admitIP(cfg *config.Listener, ip netip.Addr) bool {
 	if cfg.MaxConnectionsPerIP <= 0 {
 		return true
 	}

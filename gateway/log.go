@@ -5,11 +5,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/rs/zerolog"
 )
 
 // NewLogger builds the gateway's logger from the log block, writing to w.
-func NewLogger(cfg LogConfig, w io.Writer) (zerolog.Logger, error) {
+func NewLogger(cfg config.Log, w io.Writer) (zerolog.Logger, error) {
 	level := zerolog.InfoLevel
 	if cfg.Level != "" {
 		l, err := zerolog.ParseLevel(cfg.Level)

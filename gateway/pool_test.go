@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // deadAddr returns a loopback address nothing listens on.
@@ -30,10 +32,10 @@ func TestPoolRoundRobinAndFailover(t *testing.T) {
 	a, b := namedBackend(t, "a"), namedBackend(t, "b")
 	dead := deadAddr(t)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "pool", Address: []string{a, dead, b}, ConnectTimeout: time.Second}}
+	cfg.Backends = []*config.Backend{{Name: "pool", Address: []string{a, dead, b}, ConnectTimeout: time.Second}}
 	l := testListener("game", "", "pool")
 	l.SniffTimeout = 20 * time.Millisecond // silent clients: the backend speaks first
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 	count := map[string]int{}
 	for range 12 {
@@ -64,10 +66,10 @@ func TestPoolLeastConn(t *testing.T) {
 	}
 	a, b := mk("a"), mk("b")
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "pool", Address: []string{a, b}, ConnectTimeout: time.Second, Balance: balanceLeastConn}}
+	cfg.Backends = []*config.Backend{{Name: "pool", Address: []string{a, b}, ConnectTimeout: time.Second, Balance: balanceLeastConn}}
 	l := testListener("game", "", "pool")
 	l.SniffTimeout = 20 * time.Millisecond
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 	// Three long connections land a, b, a (ties follow the rotation) ...
 	var open []*net.TCPConn
@@ -109,11 +111,11 @@ func TestActiveHealthCheck(t *testing.T) {
 	bAddr := ln.Addr().String()
 	ln.Close() // b is down at first
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "pool", Address: []string{a, bAddr}, ConnectTimeout: time.Second,
-		HealthCheck: &HealthCheck{Interval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond}}}
+	cfg.Backends = []*config.Backend{{Name: "pool", Address: []string{a, bAddr}, ConnectTimeout: time.Second,
+		HealthCheck: &config.HealthCheck{Interval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond}}}
 	l := testListener("game", "", "pool")
 	l.SniffTimeout = 20 * time.Millisecond
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 	servers := func() []serverStatus { return gw.status().Backends[0].Servers }
 	waitFor(t, func() bool { s := servers(); return s[0].Up && !s[1].Up }, "b marked down by the check")

@@ -33,7 +33,7 @@ const proxyHeaderTimeout = 3 * time.Second
 
 // readProxyHeader reads exactly one PROXY header of version from c, within
 // proxyHeaderTimeout. No byte after the header is consumed.
-func readProxyHeader(c *net.TCPConn, version string) (proxyHeader, error) {
+func readProxyHeader(c *net.TCPConn, version string) (wire.ProxyHeader, error) {
 	_ = c.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
 	defer c.SetReadDeadline(time.Time{})
 	if version != "v2" {
@@ -44,7 +44,7 @@ func readProxyHeader(c *net.TCPConn, version string) (proxyHeader, error) {
 	for {
 		need, err := wire.ProxyNeed(b, version)
 		if err != nil {
-			return proxyHeader{}, err
+			return wire.ProxyHeader{}, err
 		}
 		if need == 0 {
 			h, _, err := wire.ParseProxy(b, version)
@@ -54,7 +54,7 @@ func readProxyHeader(c *net.TCPConn, version string) (proxyHeader, error) {
 			b = append(make([]byte, 0, len(b)+need), b...)
 		}
 		if _, err := io.ReadFull(c, b[len(b):len(b)+need]); err != nil {
-			return proxyHeader{}, readErr(b, version, err)
+			return wire.ProxyHeader{}, readErr(b, version, err)
 		}
 		b = b[:len(b)+need]
 	}
@@ -74,9 +74,9 @@ func proxyV1Take(b []byte) (take int, done bool, err error) {
 
 func readErr(got []byte, version string, err error) error {
 	if len(got) == 0 && errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s: connection closed before a header: %w", ErrProxyHeader, version, err)
+		return fmt.Errorf("%w: %s: connection closed before a header: %w", wire.ErrProxyHeader, version, err)
 	}
-	return fmt.Errorf("%w: %s: after %d bytes: %w", ErrProxyHeader, version, len(got), err)
+	return fmt.Errorf("%w: %s: after %d bytes: %w", wire.ErrProxyHeader, version, len(got), err)
 }
 
 // proxyHeader reads the PROXY header on a listener that expects one and

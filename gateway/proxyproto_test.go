@@ -13,12 +13,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/wire"
 )
 
 // proxyBackend accepts connections, reads a PROXY header of version and
 // reports it with everything that follows until EOF.
 type proxyReport struct {
-	hdr  proxyHeader
+	hdr  wire.ProxyHeader
 	data []byte
 	err  error
 }
@@ -71,16 +74,16 @@ func TestProxyProtocolBothDirections(t *testing.T) {
 		t.Run(tc.in+"-to-"+tc.out, func(t *testing.T) {
 			baddr, reports := startProxyBackend(t, tc.out)
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: tc.out}}
+			cfg.Backends = []*config.Backend{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: tc.out}}
 			l := testListener("pp", "", "b")
 			l.ProxyProtocol = tc.in
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, logs, _ := startGateway(t, cfg)
 			real := netip.MustParseAddrPort("198.51.100.23:40123")
 			dst := netip.MustParseAddrPort("192.0.2.80:9000")
 			c := dial(t, gw.Addr("pp"))
 			payload := "<policy-file-request/>\x00 and then data"
-			msg := append(appendProxyHeader(nil, tc.in, real, dst), payload...)
+			msg := append(wire.AppendProxy(nil, tc.in, real, dst), payload...)
 			if _, err := c.Write(msg); err != nil {
 				t.Fatal(err)
 			}
@@ -110,13 +113,13 @@ func TestProxyProtocolLocalKeepsPeer(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			baddr, reports := startProxyBackend(t, "v1")
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: "v1"}}
+			cfg.Backends = []*config.Backend{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second, ProxyProtocol: "v1"}}
 			l := testListener("pp", "", "b")
 			l.ProxyProtocol = v
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, _, _ := startGateway(t, cfg)
 			c := dial(t, gw.Addr("pp"))
-			c.Write(append(appendProxyHeader(nil, v, netip.AddrPort{}, netip.AddrPort{}), "x"...))
+			c.Write(append(wire.AppendProxy(nil, v, netip.AddrPort{}, netip.AddrPort{}), "x"...))
 			c.CloseWrite()
 			io.ReadAll(c)
 			r := recvReport(t, reports)
@@ -130,10 +133,10 @@ func TestProxyProtocolLocalKeepsPeer(t *testing.T) {
 func TestProxyProtocolBadHeaderRejected(t *testing.T) {
 	baddr := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
 	l := testListener("pp", "", "b")
 	l.ProxyProtocol = "v2"
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, _ := startGateway(t, cfg)
 	for _, send := range []string{"hello, no header here", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"} {
 		c := dial(t, gw.Addr("pp"))
@@ -156,15 +159,15 @@ func TestProxyProtocolBadHeaderRejected(t *testing.T) {
 func TestProxyProtocolPerIPLimitUsesRealAddress(t *testing.T) {
 	baddr := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{baddr}, ConnectTimeout: time.Second}}
 	l := testListener("pp", "", "b")
 	l.ProxyProtocol = "v1"
 	l.MaxConnectionsPerIP = 1
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 	open := func(src string) *net.TCPConn {
 		c := dial(t, gw.Addr("pp"))
-		hdr := appendProxyHeader(nil, "v1", netip.MustParseAddrPort(src), netip.MustParseAddrPort("192.0.2.1:9000"))
+		hdr := wire.AppendProxy(nil, "v1", netip.MustParseAddrPort(src), netip.MustParseAddrPort("192.0.2.1:9000"))
 		c.Write(append(hdr, "ping"...))
 		return c
 	}
@@ -218,10 +221,10 @@ func TestHAProxySendProxyV2(t *testing.T) {
 	// Reserve ports for haproxy's two frontends.
 	front, back := freePort(t), freePort(t)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "hap", Address: []string{back}, ConnectTimeout: time.Second, ProxyProtocol: "v2"}}
+	cfg.Backends = []*config.Backend{{Name: "hap", Address: []string{back}, ConnectTimeout: time.Second, ProxyProtocol: "v2"}}
 	l := testListener("pp", "", "hap")
 	l.ProxyProtocol = "v2"
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, _, _ := startGateway(t, cfg)
 
 	dir := t.TempDir()

@@ -12,20 +12,20 @@ import (
 // readProxyV1 reads the v1 header one byte at a time: without MSG_PEEK
 // (see proxyv1_unix.go) that is the portable way to consume exactly the
 // header, up to its CRLF, and none of the client's bytes after it.
-func readProxyV1(c *net.TCPConn) (proxyHeader, error) {
+func readProxyV1(c *net.TCPConn) (wire.ProxyHeader, error) {
 	var buf [wire.ProxyV1Max]byte
 	have := 0
 	for {
 		if have == len(buf) {
 			_, _, err := wire.ParseProxy(buf[:have], "v1")
-			return proxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
 		}
 		if _, err := io.ReadFull(c, buf[have:have+1]); err != nil {
-			return proxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
 		}
 		take, done, err := proxyV1Take(buf[:have+1])
 		if err != nil {
-			return proxyHeader{}, err
+			return wire.ProxyHeader{}, err
 		}
 		have = take
 		if done {

@@ -14,10 +14,10 @@ import (
 // readProxyV1 peeks at the queued bytes and consumes them only up to the
 // header's CRLF; bytes before a CRLF that has not arrived yet are header
 // bytes and are consumed as they come, so the peek never spins.
-func readProxyV1(c *net.TCPConn) (proxyHeader, error) {
+func readProxyV1(c *net.TCPConn) (wire.ProxyHeader, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return proxyHeader{}, err
+		return wire.ProxyHeader{}, err
 	}
 	var buf [wire.ProxyV1Max]byte
 	have := 0
@@ -35,16 +35,16 @@ func readProxyV1(c *net.TCPConn) (proxyHeader, error) {
 			err = io.EOF
 		}
 		if err != nil {
-			return proxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
 		}
 		take, done, perr := proxyV1Take(buf[:have+peeked])
 		if perr != nil {
-			return proxyHeader{}, perr
+			return wire.ProxyHeader{}, perr
 		}
 		// Consume exactly the header bytes now known (all of the peeked
 		// bytes when the CRLF has not arrived yet).
 		if _, err := io.ReadFull(c, buf[have:take]); err != nil {
-			return proxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
 		}
 		have = take
 		if done {

@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/stream"
 )
 
 // The relay benchmarks move 64 KiB writes one way over loopback; compare
@@ -63,7 +65,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	relayed := make(chan relayResult, 1)
+	relayed := make(chan stream.Result, 1)
 	go func() { relayed <- runRelay(server, nil, bc, time.Minute) }()
 	pump(b, client)
 	<-done

@@ -1,3 +1,5 @@
+//go:build linux
+
 package gateway
 
 import (
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
 )
 
@@ -27,8 +30,8 @@ func heapInUse() uint64 {
 func TestIdleRelaysHoldNoBuffer(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "games", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "games", "echo")}
 	gw, _, _ := startGateway(t, cfg, func(g *Gateway) { g.loopCount = -1 })
 	const n = 100
 	before := heapInUse()
@@ -62,10 +65,10 @@ func TestClientResetWhileBackendStalled(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) })
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "stall", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "stall", Address: []string{backend}}}
 	l := testListener("bin", "", "stall")
 	l.IdleTimeout = 10 * time.Minute
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	gw, logs, _ := startGateway(t, cfg, func(g *Gateway) { g.loopCount = -1 })
 	c := dial(t, gw.Addr("bin"))
 	bc := <-accepted
@@ -86,7 +89,7 @@ func pushUntilStalled(t *testing.T, c net.Conn) {
 	for i := 0; i < 4096; i++ {
 		_ = c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 		if _, err := c.Write(buf); err != nil {
-			if isTimeout(err) {
+			if stream.IsTimeout(err) {
 				return
 			}
 			t.Fatal(err)
@@ -99,7 +102,7 @@ func pushUntilStalled(t *testing.T, c net.Conn) {
 func backendClosed(t *testing.T, bc *net.TCPConn) {
 	t.Helper()
 	_ = bc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.Copy(io.Discard, bc); err != nil && !isExpectedEnd(err) {
+	if _, err := io.Copy(io.Discard, bc); err != nil && !stream.IsExpectedEnd(err) {
 		t.Fatalf("the backend socket was not closed: %v", err)
 	}
 }

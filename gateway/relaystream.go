@@ -13,7 +13,7 @@ import (
 func (h *conn) relay(s summary, prefix []byte, bc net.Conn) summary {
 	cfg := h.rt.cfg
 	o := stream.Options{Idle: cfg.IdleTimeout}
-	if cfg.Protocol == "xml" && s.kind != KindTLS && s.kind != KindHTTP {
+	if cfg.Protocol == "xml" && s.kind != wire.KindTLS && s.kind != wire.KindHTTP {
 		upMode, downMode := wire.XMLModes(h.rt.backend.cfg.Framing)
 		o.Up, o.Down = wire.NewFramer(upMode, cfg.MaxMessage), wire.NewFramer(downMode, cfg.MaxMessage)
 		s.ext.proto = "xml"

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/tlsterm"
 )
 
@@ -31,7 +32,7 @@ import (
 //     first); a changed token applies at once.
 //   - shutdown_timeout and log settings: shutdown_timeout applies; the log
 //     level and format need a restart.
-func (g *Gateway) Reload(cfg *Config) error {
+func (g *Gateway) Reload(cfg *config.Config) error {
 	if cfg == nil {
 		return errors.New("reload: nil config")
 	}
@@ -72,7 +73,7 @@ func (g *Gateway) Reload(cfg *Config) error {
 		byName[l.name] = l
 	}
 	type added struct {
-		lc *ListenerConfig
+		lc *config.Listener
 		rt *route
 		ln *net.TCPListener
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // echoClients holds open relayed connections and checks that each still
@@ -92,7 +94,7 @@ func (ec *echoClients) check(t *testing.T) {
 	}
 }
 
-func cloneConfig(c *Config) *Config {
+func cloneConfig(c *config.Config) *config.Config {
 	n := *c
 	n.Listeners = nil
 	for _, l := range c.Listeners {
@@ -114,26 +116,26 @@ func cloneConfig(c *Config) *Config {
 func TestReloadUnderLoad(t *testing.T) {
 	echo1, echo2 := startBackend(t, echoHandler), startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{echo1}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("chat", "", "echo")}
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0"}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{echo1}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("chat", "", "echo")}
 	gw, logs, _ := startGateway(t, cfg)
 	addr := gw.Addr("chat").String()
 	const n = 1000
 	ec := openEchoClients(t, addr, n)
 	waitFor(t, func() bool { return gw.status().TotalActive == n }, "1000 active")
 
-	configs := []func(*Config){
-		func(c *Config) { // a second server, least_conn, another idle timeout
+	configs := []func(*config.Config){
+		func(c *config.Config) { // a second server, least_conn, another idle timeout
 			c.Backends[0].Address = append(c.Backends[0].Address, echo2)
 			c.Backends[0].Balance = balanceLeastConn
 			c.Listeners[0].IdleTimeout = 2 * time.Minute
 		},
-		func(c *Config) { // a listener added beside, limits changed
+		func(c *config.Config) { // a listener added beside, limits changed
 			c.Listeners[0].MaxConnections = 5000
 			c.Listeners = append(c.Listeners, testListener("lobby", "games", "echo"))
 		},
-		func(c *Config) {}, // back to the first config
+		func(c *config.Config) {}, // back to the first config
 	}
 	for i, change := range configs {
 		next := cloneConfig(cfg)
@@ -170,17 +172,17 @@ func TestReloadUnderLoad(t *testing.T) {
 func TestReloadAddRemoveListener(t *testing.T) {
 	echo := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{echo}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("a", "", "echo"), testListener("b", "", "echo")}
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0"}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{echo}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("a", "", "echo"), testListener("b", "", "echo")}
 	gw, _, _ := startGateway(t, cfg)
 	oldAdmin := gw.AdminAddr().String()
 	bAddr := gw.Addr("b").String()
 	held := openEchoClients(t, bAddr, 3)
 
 	next := cloneConfig(cfg)
-	next.Listeners = []*ListenerConfig{next.Listeners[0], testListener("c", "games", "echo")}
-	next.Admin = &AdminConfig{Address: freePort(t), Token: "t"}
+	next.Listeners = []*config.Listener{next.Listeners[0], testListener("c", "games", "echo")}
+	next.Admin = &config.Admin{Address: freePort(t), Token: "t"}
 	if err := gw.Reload(next); err != nil {
 		t.Fatal(err)
 	}
@@ -231,8 +233,8 @@ func TestReloadBindFailureKeepsOld(t *testing.T) {
 	}
 	defer busy.Close()
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{echo}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("a", "", "echo")}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{echo}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("a", "", "echo")}
 	gw, _, _ := startGateway(t, cfg)
 	next := cloneConfig(cfg)
 	bad := testListener("x", "", "echo")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -146,8 +147,8 @@ func TestEventedHostNameMoved(t *testing.T) {
 	port, first, _ := twoAddressBackends(t)
 	dns := startDNS(t, "backend.flashgate.test", netip.MustParseAddr("127.0.0.2"))
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{"backend.flashgate.test:" + port}}}
-	cfg.Listeners = []*ListenerConfig{testListener("bin", "", "b")}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{"backend.flashgate.test:" + port}}}
+	cfg.Listeners = []*config.Listener{testListener("bin", "", "b")}
 	gw, _, _ := startGateway(t, cfg, func(g *Gateway) { g.resolver = dns.resolver() })
 	if gw.loops == nil {
 		t.Skip("no event loops")

@@ -3,6 +3,8 @@ package gateway
 import (
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // TestShutdownTimeoutBoundsDials: a connection whose backend dial hangs (a
@@ -19,8 +21,8 @@ func TestShutdownTimeoutBoundsDials(t *testing.T) {
 			const connectTimeout = 8 * time.Second // under startGateway's 10 s stop bound
 			cfg := testConfig()
 			cfg.ShutdownTimeout = 300 * time.Millisecond
-			cfg.Backends = []*BackendConfig{{Name: "stuck", Address: []string{backend}, ConnectTimeout: connectTimeout}}
-			cfg.Listeners = []*ListenerConfig{testListener("game", "", "stuck")}
+			cfg.Backends = []*config.Backend{{Name: "stuck", Address: []string{backend}, ConnectTimeout: connectTimeout}}
+			cfg.Listeners = []*config.Listener{testListener("game", "", "stuck")}
 			gw, _, stop := startGateway(t, cfg, func(g *Gateway) { g.loopCount = mode.loops })
 			c := dial(t, gw.Addr("game"))
 			if _, err := c.Write([]byte("hello")); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway/admin"
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // adminSource is what the admin server and the metrics read from the
@@ -97,7 +98,7 @@ func (g *Gateway) status() *admin.Status {
 // "tcp" (listeners and websocket blocks), "udp" (udp blocks: the page then
 // shows its servers as not checked, since no health check speaks UDP) or
 // "tcp+udp".
-func backendProtocols(cfg *Config) map[string]string {
+func backendProtocols(cfg *config.Config) map[string]string {
 	tcp, udp := map[string]bool{}, map[string]bool{}
 	for _, lc := range cfg.Listeners {
 		tcp[lc.Backend] = true
@@ -160,7 +161,7 @@ func (gen *generation) served() []admin.Certificate {
 
 // loadCerts reads the certificate files of cfg's listeners for the status
 // page (ACME names are listed by name; their certificates live in certmagic).
-func loadCerts(cfg *Config) []admin.Certificate {
+func loadCerts(cfg *config.Config) []admin.Certificate {
 	var out []admin.Certificate
 	for _, lc := range cfg.Listeners {
 		t := lc.TLS

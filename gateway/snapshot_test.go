@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // adminGet fetches path from the gateway's admin server with an optional
@@ -42,8 +44,8 @@ func adminGet(t *testing.T, gw *Gateway, path, token string) (int, string) {
 
 func TestAdminToken(t *testing.T) {
 	cfg := testConfig()
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0", Token: "s3cret"}
-	cfg.Listeners = []*ListenerConfig{testListener("master", "games", "")}
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0", Token: "s3cret"}
+	cfg.Listeners = []*config.Listener{testListener("master", "games", "")}
 	gw, _, _ := startGateway(t, cfg)
 	for _, path := range []string{"/", "/status", "/metrics"} {
 		for _, tok := range []string{"", "wrong", "s3cre", "s3cret2"} {
@@ -66,10 +68,10 @@ func TestAdminToken(t *testing.T) {
 func TestAdminMetricsAndStatus(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("chat", "games", "echo"), testListener("master", "games", "")}
-	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:0", Backend: "echo", MaxSessions: 100}}
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0"}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("chat", "games", "echo"), testListener("master", "games", "")}
+	cfg.UDP = []*config.UDP{{Name: "voice", Address: "127.0.0.1:0", Backend: "echo", MaxSessions: 100}}
 	gw, _, _ := startGateway(t, cfg)
 
 	// One policy answer, one relayed connection left open.
@@ -167,9 +169,9 @@ func TestHealthzDrains(t *testing.T) {
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
 	cfg.ShutdownTimeout = 3 * time.Second
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
-	cfg.Backends = []*BackendConfig{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
-	cfg.Listeners = []*ListenerConfig{testListener("chat", "", "echo")}
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0"}
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{backend}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("chat", "", "echo")}
 	gw, _, stop := startGateway(t, cfg)
 	admin := gw.AdminAddr().String()
 	c := dial(t, gw.Addr("chat"))
@@ -189,7 +191,7 @@ func TestHealthzDrains(t *testing.T) {
 
 // writeTestCert writes a self-signed certificate for names, valid for days,
 // and its key; it returns the listener's tls block.
-func writeTestCert(t *testing.T, dir string, days int, names ...string) *ListenerTLS {
+func writeTestCert(t *testing.T, dir string, days int, names ...string) *config.ListenerTLS {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -216,7 +218,7 @@ func writeTestCert(t *testing.T, dir string, days int, names ...string) *Listene
 	if err := os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &ListenerTLS{CertFile: f, KeyFile: k, MinVersion: "1.2"}
+	return &config.ListenerTLS{CertFile: f, KeyFile: k, MinVersion: "1.2"}
 }
 
 // TestStatusPageInChromium renders the status page in headless Chromium,
@@ -240,13 +242,13 @@ func TestStatusPageInChromium(t *testing.T) {
 	dir := t.TempDir()
 	echo := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Admin = &AdminConfig{Address: "127.0.0.1:0"}
-	cfg.Backends = []*BackendConfig{
+	cfg.Admin = &config.Admin{Address: "127.0.0.1:0"}
+	cfg.Backends = []*config.Backend{
 		// The health check keeps the dead server down until a check passes
 		// (never): a failed dial alone marks it down for only 10 s, less
 		// than two chromium runs may take on a busy machine.
 		{Name: "chat", Address: []string{echo, freePort(t)}, ConnectTimeout: time.Second,
-			HealthCheck: &HealthCheck{Interval: 200 * time.Millisecond, Timeout: time.Second}},
+			HealthCheck: &config.HealthCheck{Interval: 200 * time.Millisecond, Timeout: time.Second}},
 		{Name: "lobby", Builtin: "echo"},
 	}
 	chat := testListener("chat", "games", "chat")
@@ -254,9 +256,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	chat.TLS = writeTestCert(t, dir, 80, "chat.example.com", "www.chat.example.com")
 	lobby := testListener("lobby", "games", "lobby")
 	lobby.TLS = writeTestCert(t, dir, 9, "lobby.example.com")
-	cfg.Listeners = []*ListenerConfig{chat, lobby, testListener("master", "games", "")}
-	cfg.Backends = append(cfg.Backends, &BackendConfig{Name: "voice", Address: []string{startUDPEcho(t)}})
-	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:0", Backend: "voice", MaxSessions: 10000,
+	cfg.Listeners = []*config.Listener{chat, lobby, testListener("master", "games", "")}
+	cfg.Backends = append(cfg.Backends, &config.Backend{Name: "voice", Address: []string{startUDPEcho(t)}})
+	cfg.UDP = []*config.UDP{{Name: "voice", Address: "127.0.0.1:0", Backend: "voice", MaxSessions: 10000,
 		IdleTimeout: time.Minute, MaxDatagram: 1472}}
 	gw, _, _ := startGateway(t, cfg)
 
@@ -358,11 +360,11 @@ func TestStatusPageInChromium(t *testing.T) {
 // page shows it not checked), one both kinds use "tcp+udp", the rest "tcp".
 func TestStatusBackendProtocols(t *testing.T) {
 	l := testListener("chat", "games", "chat")
-	l.WebSockets = []*WebSocketConfig{{Path: "/ws", Backend: "ws"}, {Path: "/same"}}
-	cfg := &Config{
-		Listeners: []*ListenerConfig{l},
-		Backends:  []*BackendConfig{{Name: "chat"}, {Name: "ws"}, {Name: "voice"}, {Name: "both"}, {Name: "unused"}},
-		UDP:       []*UDPConfig{{Name: "v", Backend: "voice"}, {Name: "b", Backend: "both"}},
+	l.WebSockets = []*config.WebSocket{{Path: "/ws", Backend: "ws"}, {Path: "/same"}}
+	cfg := &config.Config{
+		Listeners: []*config.Listener{l},
+		Backends:  []*config.Backend{{Name: "chat"}, {Name: "ws"}, {Name: "voice"}, {Name: "both"}, {Name: "unused"}},
+		UDP:       []*config.UDP{{Name: "v", Backend: "voice"}, {Name: "b", Backend: "both"}},
 	}
 	cfg.Listeners = append(cfg.Listeners, testListener("both", "games", "both"))
 	got := backendProtocols(cfg)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // TestDovecotPOP3WithCurl: a real speaking-first server (Debian's dovecot
@@ -54,10 +56,10 @@ func TestDovecotPOP3WithCurl(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "pop", Address: []string{addr}, ConnectTimeout: 5 * time.Second}}
+			cfg.Backends = []*config.Backend{{Name: "pop", Address: []string{addr}, ConnectTimeout: 5 * time.Second}}
 			l := testListener(tt.name, tt.policy, "pop")
 			l.SniffTimeout = tt.sniff
-			cfg.Listeners = []*ListenerConfig{l}
+			cfg.Listeners = []*config.Listener{l}
 			gw, logs, stop := startGateway(t, cfg)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

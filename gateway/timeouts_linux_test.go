@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // TestEventedSniffTimeoutAmongLongTimeouts: a loop that holds only
@@ -27,13 +29,13 @@ func TestEventedSniffTimeoutAmongLongTimeouts(t *testing.T) {
 	const sniff, lateMax = 300 * time.Millisecond, 500 * time.Millisecond
 	backend := startBackend(t, echoHandler)
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "b", Address: []string{backend}, ConnectTimeout: 10 * time.Minute}}
+	cfg.Backends = []*config.Backend{{Name: "b", Address: []string{backend}, ConnectTimeout: 10 * time.Minute}}
 	long := testListener("long", "", "b")
 	long.IdleTimeout = 10 * time.Minute
 	policy := testListener("sniff", "games", "") // policy only: silence is closed
 	policy.SniffTimeout = sniff
 	policy.ProxyProtocol = "v1"
-	cfg.Listeners = []*ListenerConfig{long, policy}
+	cfg.Listeners = []*config.Listener{long, policy}
 	gw, logs, _ := startGateway(t, cfg, hostsOnly, func(g *Gateway) { g.loopCount = 1 })
 	for i := range 40 {
 		echoOnce(t, dial(t, gw.Addr("long")), fmt.Sprint(i))

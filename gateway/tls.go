@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/gateway/upstream"
 	"github.com/flashgate/flashgate/tlsterm"
@@ -23,8 +24,8 @@ const tlsHandshakeTimeout = 10 * time.Second
 // listenerTLS is a listener's TLS termination: the terminator and the config
 // it was built from, so a reload can tell whether to keep it.
 type listenerTLS struct {
-	cfg  ListenerTLS
-	acme *ACMEConfig
+	cfg  config.ListenerTLS
+	acme *config.ACME
 	term *tlsterm.Terminator
 	conf *tls.Config
 }
@@ -97,7 +98,7 @@ func (g *Gateway) buildTLS(gen *generation, prev *generation) (retired []*tlster
 }
 
 // termConfig maps a listener's tls block (and the acme block) to tlsterm.
-func termConfig(cfg *Config, t *ListenerTLS) tlsterm.TermConfig {
+func termConfig(cfg *config.Config, t *config.ListenerTLS) tlsterm.TermConfig {
 	tc := tlsterm.TermConfig{ACMENames: t.ACME, MinVersion: t.MinVersion}
 	if t.CertFile != "" {
 		tc.Certs = append(tc.Certs, tlsterm.CertPair{CertFile: t.CertFile, KeyFile: t.KeyFile})
@@ -117,7 +118,7 @@ func termConfig(cfg *Config, t *ListenerTLS) tlsterm.TermConfig {
 }
 
 // tlsDialer builds the TLS origination of a backend.
-func (g *Gateway) tlsDialer(bc *BackendConfig) (*tlsterm.Dialer, error) {
+func (g *Gateway) tlsDialer(bc *config.Backend) (*tlsterm.Dialer, error) {
 	t := bc.TLS
 	return upstream.NewTLSDialer(bc.Name, upstream.TLS{ServerName: t.ServerName, CAFile: t.CAFile,
 		Require: t.Require, Revocation: t.Revocation}, bc.ConnectTimeout, g.revocation)

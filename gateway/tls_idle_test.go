@@ -1,3 +1,5 @@
+//go:build linux
+
 package gateway
 
 import (
@@ -10,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
 )
@@ -21,7 +24,7 @@ import (
 func TestIdleTLSRelaysHoldNoBuffer(t *testing.T) {
 	cfg, clientTLS := tlsListenerConfig(t)
 	backend := startBackend(t, echoHandler)
-	cfg.Backends = []*BackendConfig{{Name: "plain", Address: []string{backend}}}
+	cfg.Backends = []*config.Backend{{Name: "plain", Address: []string{backend}}}
 	cfg.Listeners[0].Backend = "plain"
 	cfg.Listeners[0].WebSockets = nil
 	gw, _, _ := startGateway(t, cfg)
@@ -73,7 +76,7 @@ func TestWebSocketXMLTLSBackendIdleHoldsNoBuffer(t *testing.T) {
 		}
 	}()
 	cfg := httpConfig(ln.Addr().String())
-	cfg.Backends[0].TLS = &BackendTLS{ServerName: "game.internal", CAFile: caFile, Require: "trusted", Revocation: "off"}
+	cfg.Backends[0].TLS = &config.BackendTLS{ServerName: "game.internal", CAFile: caFile, Require: "trusted", Revocation: "off"}
 	gw, _, _ := startGateway(t, cfg)
 	const n = 30
 	for range n {

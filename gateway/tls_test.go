@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/policyfile"
 	"github.com/flashgate/flashgate/tlsterm"
 	"github.com/flashgate/flashgate/tlsterm/tlstest"
@@ -22,7 +23,7 @@ import (
 // tlsListenerConfig returns a multiplexed listener on the builtin echo with
 // TLS termination from a certificate for chat.example.com, and the pool a
 // client must trust.
-func tlsListenerConfig(t *testing.T) (*Config, *tls.Config) {
+func tlsListenerConfig(t *testing.T) (*config.Config, *tls.Config) {
 	t.Helper()
 	ca := tlstest.NewCert(t, "Test Root", true, nil)
 	leaf := tlstest.NewCert(t, "chat.example.com", false, ca, tlstest.DNSNames("chat.example.com"))
@@ -31,11 +32,11 @@ func tlsListenerConfig(t *testing.T) (*Config, *tls.Config) {
 	// A policy of its own: testPolicy is shared by every test.
 	cfg.Policies[0].Policy = &policyfile.Policy{SiteControl: policyfile.MasterOnly,
 		Allow: []policyfile.Allow{{Domain: "*", ToPorts: "1024-65535"}}}
-	cfg.Backends = []*BackendConfig{{Name: "echo", Builtin: "echo"}}
+	cfg.Backends = []*config.Backend{{Name: "echo", Builtin: "echo"}}
 	l := testListener("chat", "games", "echo")
-	l.TLS = &ListenerTLS{CertFile: certFile, KeyFile: keyFile, MinVersion: "1.2"}
-	l.WebSockets = []*WebSocketConfig{{Path: "/chat", Backend: "echo", Protocol: "binary"}}
-	cfg.Listeners = []*ListenerConfig{l}
+	l.TLS = &config.ListenerTLS{CertFile: certFile, KeyFile: keyFile, MinVersion: "1.2"}
+	l.WebSockets = []*config.WebSocket{{Path: "/chat", Backend: "echo", Protocol: "binary"}}
+	cfg.Listeners = []*config.Listener{l}
 	return cfg, &tls.Config{RootCAs: tlstest.Pool(ca), ServerName: "chat.example.com"}
 }
 
@@ -136,9 +137,9 @@ func TestBackendTLSOrigination(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
-			cfg.Backends = []*BackendConfig{{Name: "game", Address: []string{tt.addr}, ConnectTimeout: 2 * time.Second,
-				TLS: &BackendTLS{ServerName: "game.internal", CAFile: caFile, Require: tt.require, Revocation: "off"}}}
-			cfg.Listeners = []*ListenerConfig{testListener("game", "", "game")}
+			cfg.Backends = []*config.Backend{{Name: "game", Address: []string{tt.addr}, ConnectTimeout: 2 * time.Second,
+				TLS: &config.BackendTLS{ServerName: "game.internal", CAFile: caFile, Require: tt.require, Revocation: "off"}}}
+			cfg.Listeners = []*config.Listener{testListener("game", "", "game")}
 			gw, logs, stop := startGateway(t, cfg)
 			c := dial(t, gw.Addr("game"))
 			c.Write([]byte("hi"))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/udprelay"
 )
 
@@ -19,7 +20,7 @@ const udpSyncEvery = time.Second
 // udpBlock is one running udp block: its socket (kept across reloads while
 // the address stays), its relay and the metrics it feeds.
 type udpBlock struct {
-	cfg      *UDPConfig
+	cfg      *config.UDP
 	backends []string
 	conn     *net.UDPConn
 	relay    *udprelay.Relay
@@ -31,7 +32,7 @@ type udpBlock struct {
 }
 
 // udpConfig maps a udp block and its backend's addresses to udprelay.
-func udpConfig(cfg *Config, uc *UDPConfig) (udprelay.Config, []string, error) {
+func udpConfig(cfg *config.Config, uc *config.UDP) (udprelay.Config, []string, error) {
 	bc := cfg.Backend(uc.Backend)
 	if bc == nil {
 		return udprelay.Config{}, nil, fmt.Errorf("udp %q: backend %q is not defined", uc.Name, uc.Backend)
@@ -57,7 +58,7 @@ func listenUDP(address string) (*net.UDPConn, error) {
 }
 
 // newUDPBlock builds the relay of uc on conn (bound by the caller).
-func (g *Gateway) newUDPBlock(cfg *Config, uc *UDPConfig, conn *net.UDPConn) (*udpBlock, error) {
+func (g *Gateway) newUDPBlock(cfg *config.Config, uc *config.UDP, conn *net.UDPConn) (*udpBlock, error) {
 	rc, backends, err := udpConfig(cfg, uc)
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func (g *Gateway) newUDPBlock(cfg *Config, uc *UDPConfig, conn *net.UDPConn) (*u
 }
 
 // openUDP binds and builds every udp block of cfg; on error nothing stays open.
-func (g *Gateway) openUDP(cfg *Config) (map[string]*udpBlock, error) {
+func (g *Gateway) openUDP(cfg *config.Config) (map[string]*udpBlock, error) {
 	blocks := make(map[string]*udpBlock, len(cfg.UDP))
 	for _, uc := range cfg.UDP {
 		conn, err := listenUDP(uc.Address)
@@ -164,7 +165,7 @@ func (b *udpBlock) sync() {
 
 // sameRelay reports whether a reloaded block can keep the running relay and
 // its sessions: nothing it depends on changed.
-func (b *udpBlock) sameRelay(cfg *Config, uc *UDPConfig) bool {
+func (b *udpBlock) sameRelay(cfg *config.Config, uc *config.UDP) bool {
 	_, backends, err := udpConfig(cfg, uc)
 	return err == nil && reflect.DeepEqual(*b.cfg, *uc) && reflect.DeepEqual(b.backends, backends)
 }
@@ -173,7 +174,7 @@ func (b *udpBlock) sameRelay(cfg *Config, uc *UDPConfig) bool {
 // sessions; a changed block on the same address gets a new relay on the
 // same socket (its sessions end); new blocks bind; removed blocks close. It
 // runs under reloadMu after the TCP side is committed.
-func (g *Gateway) reloadUDP(cfg *Config, running bool) error {
+func (g *Gateway) reloadUDP(cfg *config.Config, running bool) error {
 	g.mu.Lock()
 	old := g.udpBlocks
 	g.mu.Unlock()

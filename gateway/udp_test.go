@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
 )
 
 // startUDPEcho runs a UDP echo on loopback until the test ends.
@@ -30,10 +32,10 @@ func startUDPEcho(t *testing.T) string {
 	return c.LocalAddr().String()
 }
 
-func udpConfigFor(echo string) *Config {
+func udpConfigFor(echo string) *config.Config {
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "voice", Address: []string{echo}}}
-	cfg.UDP = []*UDPConfig{{Name: "voice", Address: "127.0.0.1:0", Backend: "voice",
+	cfg.Backends = []*config.Backend{{Name: "voice", Address: []string{echo}}}
+	cfg.UDP = []*config.UDP{{Name: "voice", Address: "127.0.0.1:0", Backend: "voice",
 		IdleTimeout: time.Minute, MaxDatagram: 1472, MaxSessions: 100}}
 	return cfg
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/upstream"
 	"github.com/flashgate/flashgate/tlsterm"
 )
@@ -38,7 +39,7 @@ type (
 // and its servers as gateway-side values.
 type backend struct {
 	*upstream.Backend
-	cfg        *BackendConfig
+	cfg        *config.Backend
 	servers    []*server          // b.Backend.Servers(), in the same order
 	dialErrors prometheus.Counter // the counter b.Backend counts failed dials in; nil: none
 	tls        *tlsterm.Dialer    // TLS origination (tls.go); nil: plain TCP
@@ -63,7 +64,7 @@ func wrapServer(s *upstream.Server) *server {
 func newServer(addr string) *server { return wrapServer(upstream.NewServer(addr)) }
 
 // upstreamConfig is what upstream needs of bc.
-func upstreamConfig(bc *BackendConfig) upstream.Config {
+func upstreamConfig(bc *config.Backend) upstream.Config {
 	c := upstream.Config{Name: bc.Name, Addresses: bc.Address, Builtin: bc.Builtin,
 		ConnectTimeout: bc.ConnectTimeout, Balance: bc.Balance, TLS: bc.TLS != nil}
 	if hc := bc.HealthCheck; hc != nil {
@@ -72,7 +73,7 @@ func upstreamConfig(bc *BackendConfig) upstream.Config {
 	return c
 }
 
-func wrapBackend(bc *BackendConfig, ub *upstream.Backend, dialErrors prometheus.Counter) *backend {
+func wrapBackend(bc *config.Backend, ub *upstream.Backend, dialErrors prometheus.Counter) *backend {
 	b := &backend{Backend: ub, cfg: bc, dialErrors: dialErrors}
 	for _, s := range ub.Servers() {
 		b.servers = append(b.servers, wrapServer(s))
@@ -81,12 +82,12 @@ func wrapBackend(bc *BackendConfig, ub *upstream.Backend, dialErrors prometheus.
 }
 
 // newBackend is a backend of new servers for bc, counting no metric.
-func newBackend(bc *BackendConfig) *backend {
+func newBackend(bc *config.Backend) *backend {
 	return wrapBackend(bc, upstream.New(upstreamConfig(bc)), nil)
 }
 
 // newPools builds the backends of cfg (upstream.NewPools).
-func newPools(cfg *Config, prev map[string]*backend, m *metrics, r *net.Resolver) map[string]*backend {
+func newPools(cfg *config.Config, prev map[string]*backend, m *metrics, r *net.Resolver) map[string]*backend {
 	cfgs := make([]upstream.Config, 0, len(cfg.Backends))
 	for _, bc := range cfg.Backends {
 		cfgs = append(cfgs, upstreamConfig(bc))

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/flashgate/flashgate/gateway/config"
 	"github.com/flashgate/flashgate/gateway/stream"
 	"github.com/flashgate/flashgate/gateway/wire"
 )
@@ -41,7 +42,7 @@ var errOriginDenied = errors.New("origin denied by policy")
 
 // serveWebSocket checks the Origin, dials the backend, upgrades and bridges.
 // rest holds bytes the client sent after its request head.
-func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *WebSocketConfig) summary {
+func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *config.WebSocket) summary {
 	cfg := h.rt.cfg
 	origin := req.Header.Get("Origin")
 	s.ext.origin = truncate(origin, 128)
@@ -94,7 +95,7 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *Web
 // the pool of that name in the current generation (so health and balance
 // state are shared), or, should a reload have dropped it, a fresh one from
 // this connection's config.
-func (h *conn) wsBackend(ws *WebSocketConfig) *backend {
+func (h *conn) wsBackend(ws *config.WebSocket) *backend {
 	if ws.Backend == "" || (h.rt.backend != nil && ws.Backend == h.rt.backend.cfg.Name) {
 		return h.rt.backend
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package gateway
 
 import (
@@ -7,6 +9,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/stream"
 )
 
 // wsRawDial upgrades a raw TCP connection to path by hand, so the test can
@@ -71,7 +75,7 @@ func TestWebSocketClientResetWhileBackendStalled(t *testing.T) {
 				for i := 0; i < 100000 && !stalled; i++ {
 					_ = c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 					if _, err := c.Write(payload); err != nil {
-						if !isTimeout(err) {
+						if !stream.IsTimeout(err) {
 							t.Fatal(err)
 						}
 						stalled = true

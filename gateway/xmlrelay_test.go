@@ -7,16 +7,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/gateway/config"
+	"github.com/flashgate/flashgate/gateway/stream"
 )
 
 // xmlConfig is a listener with protocol xml in front of backend addr.
-func xmlConfig(addr, framing string, max int64) *Config {
+func xmlConfig(addr, framing string, max int64) *config.Config {
 	cfg := testConfig()
-	cfg.Backends = []*BackendConfig{{Name: "xml", Address: []string{addr}, ConnectTimeout: time.Second, Framing: framing}}
+	cfg.Backends = []*config.Backend{{Name: "xml", Address: []string{addr}, ConnectTimeout: time.Second, Framing: framing}}
 	l := testListener("xml", "games", "xml")
 	l.Protocol = "xml"
 	l.MaxMessage = max
-	cfg.Listeners = []*ListenerConfig{l}
+	cfg.Listeners = []*config.Listener{l}
 	return cfg
 }
 
@@ -57,7 +60,7 @@ func TestXMLRelayMaxMessageClosesOnlyThatConnection(t *testing.T) {
 	bad := dial(t, gw.Addr("xml"))
 	bad.Write([]byte("<ok/>\x00<" + strings.Repeat("x", 100) + "/>\x00"))
 	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadAll(bad); isTimeout(err) {
+	if _, err := io.ReadAll(bad); stream.IsTimeout(err) {
 		t.Fatalf("oversized connection not closed: %v", err)
 	}
 	select {
