@@ -154,7 +154,16 @@ func (h *conn) toBackend(s summary, prefix []byte) summary {
 	b := h.rt.backend
 	if b.echo() {
 		s.backend = "builtin:echo"
-		s.res = stream.Echo(h.cc, prefix, cfg.IdleTimeout)
+		o := stream.Options{Idle: cfg.IdleTimeout}
+		if cfg.Protocol == "xml" && s.kind != wire.KindTLS && s.kind != wire.KindHTTP {
+			// max_message holds for the echo as for any backend.
+			o.Up = wire.NewFramer(wire.FrameNUL, cfg.MaxMessage)
+			s.ext.proto = "xml"
+		}
+		s.res = stream.Echo(h.cc, prefix, o)
+		if o.Up != nil {
+			s.ext.msgsUp, s.ext.msgsDown = s.res.MsgsUp, s.res.MsgsDown
+		}
 		return s
 	}
 	bc, srv, err := h.dialBackend(h.gw.ctx, b)

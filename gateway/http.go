@@ -163,6 +163,11 @@ func (h *conn) serveHTTP(s summary, prefix []byte) summary {
 	if h.rt.backend == nil {
 		return h.httpError(s, http.StatusNotFound, "not found", nil)
 	}
+	if h.rt.backend.echo() { // the builtin echo gets the request as any backend would
+		s.backend = "builtin:echo"
+		s.res = stream.Echo(h.cc, buf, stream.Options{Idle: cfg.IdleTimeout})
+		return s
+	}
 	s.res.Up = 0
 	bc, release, ok := h.connectBackend(&s, h.rt.backend)
 	if !ok {

@@ -120,6 +120,9 @@ func (d *Dialing) Connected() *Server {
 // Err is the error of a dial that reached no server: it wraps ErrNoBackend
 // and each attempt's error.
 func (d *Dialing) Err() error {
+	if len(d.errs) == 0 { // nothing was tried: no server, or none with an address
+		return fmt.Errorf("backend %q: %w: no server to dial", d.b.cfg.Name, ErrNoBackend)
+	}
 	return fmt.Errorf("backend %q: %w: %w", d.b.cfg.Name, ErrNoBackend, errors.Join(d.errs...))
 }
 
