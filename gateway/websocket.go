@@ -52,6 +52,12 @@ func (h *conn) serveWebSocket(s summary, req *http.Request, rest []byte, ws *con
 		s.res.Reason = fmt.Sprintf("origin %q denied: %s", truncate(host, 128), truncate(d.Rule, 200))
 		return s
 	}
+	// The whole handshake is checked before any backend is dialed (and
+	// sent a PROXY header): a request the upgrade would refuse costs the
+	// backend nothing.
+	if err := stream.CheckUpgrade(req); err != nil {
+		return h.httpError(s, http.StatusBadRequest, "bad websocket handshake", err)
+	}
 	b := h.wsBackend(ws)
 	if b == nil {
 		return h.httpError(s, http.StatusBadGateway, "no backend", fmt.Errorf("websocket %q: backend %q is not defined", ws.Path, ws.Backend))
