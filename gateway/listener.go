@@ -94,7 +94,7 @@ func listenTCP(ctx context.Context, address string, reusePort bool) (*net.TCPLis
 	}
 	ln, err := lc.Listen(ctx, "tcp", address)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", address, err)
+		return nil, err // "listen tcp ADDRESS: …" already
 	}
 	return ln.(*net.TCPListener), nil
 }

@@ -64,11 +64,11 @@ func (g *Gateway) buildTLS(gen *generation, prev *generation) (retired []*tlster
 		}
 		tcfg, err := withACMEStorage(termConfig(cfg, lc.TLS), cfg, g.log)
 		if err != nil {
-			return fail(fmt.Errorf("listener %q: tls: %w", lc.Name, err))
+			return fail(fmt.Errorf("listener %q: %w", lc.Name, err))
 		}
 		term, err := tlsterm.NewTerminator(tcfg, g.log.With().Str("listener", lc.Name).Logger())
 		if err != nil {
-			return fail(fmt.Errorf("listener %q: tls: %w", lc.Name, err))
+			return fail(fmt.Errorf("listener %q: %w", lc.Name, err))
 		}
 		for _, w := range term.Warnings() {
 			g.log.Warn().Str("listener", lc.Name).Msg(w)
@@ -166,7 +166,7 @@ func (h *conn) originateTLS(ctx context.Context, b *backend, srv *server, raw ne
 		if errors.As(err, &se) {
 			return nil, res.Status, fmt.Errorf("backend %q: %s: certificate %s: %w", b.cfg.Name, srv.addr, res.Status, err)
 		}
-		return nil, res.Status, fmt.Errorf("backend %q: %s: tls: %w", b.cfg.Name, srv.addr, err)
+		return nil, res.Status, fmt.Errorf("backend %q: %s: %w", b.cfg.Name, srv.addr, err)
 	}
 	return tc, res.Status, nil
 }

@@ -52,7 +52,7 @@ func listenUDP(address string) (*net.UDPConn, error) {
 	}
 	c, err := net.ListenUDP("udp", la)
 	if err != nil {
-		return nil, fmt.Errorf("listen udp %s: %w", address, err)
+		return nil, err // "listen udp ADDRESS: …" already
 	}
 	return c, nil
 }

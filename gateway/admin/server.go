@@ -103,7 +103,7 @@ func Listen(ctx context.Context, cfg Config) (*Server, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Address)
 	if err != nil {
-		return nil, fmt.Errorf("admin: listen %s: %w", cfg.Address, err)
+		return nil, fmt.Errorf("admin: %w", err) // "listen tcp ADDRESS: …" already
 	}
 	interval := cfg.SampleInterval
 	if interval <= 0 {
