@@ -169,6 +169,11 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 			g.retired = append(g.retired, l)
 		}
 	}
+	if cfg.Log != g.cfg.Log {
+		// The loggers are built once, at start, from the log block.
+		g.log.Warn().Str("level", cfg.Log.Level).Str("format", cfg.Log.Format).
+			Msg("log level and format changes take effect at the next start, not on reload")
+	}
 	g.cfg = cfg
 	g.lmu.Unlock()
 	g.gen.Store(gen)

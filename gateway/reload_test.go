@@ -341,3 +341,28 @@ listener "lobby" {
 		t.Fatal("no exit after SIGTERM")
 	}
 }
+
+// TestReloadWarnsOfLogChanges: a reload does not rebuild the loggers, so a
+// changed log block is named in a warning instead of being ignored silently.
+func TestReloadWarnsOfLogChanges(t *testing.T) {
+	echo := startBackend(t, echoHandler)
+	cfg := testConfig()
+	cfg.Backends = []*config.Backend{{Name: "echo", Address: []string{echo}, ConnectTimeout: time.Second}}
+	cfg.Listeners = []*config.Listener{testListener("a", "", "echo")}
+	gw, logs, _ := startGateway(t, cfg)
+	same := cloneConfig(cfg)
+	if err := gw.Reload(same); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "log level and format") {
+		t.Fatalf("warned though the log block did not change:\n%s", logs)
+	}
+	next := cloneConfig(cfg)
+	next.Log.Level = "debug"
+	if err := gw.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "log level and format changes take effect at the next start") {
+		t.Fatalf("no warning for a changed log level:\n%s", logs)
+	}
+}
