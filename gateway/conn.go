@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -29,6 +30,8 @@ type conn struct {
 	ipCounted  netip.Addr     // counted against max_connections_per_ip, or zero
 	sniffStart time.Time      // sniff_timeout counts from here (after a PROXY header)
 	tlsOn      bool           // TLS terminated here
+	tlsVersion uint16         // negotiated, when tlsOn
+	tlsCipher  uint16         // negotiated, when tlsOn
 	backendTLS string         // the backend's CertificateStatus, when it speaks TLS
 
 	srv *server // the backend server dialed, released when the connection ends
@@ -279,7 +282,9 @@ func (h *conn) logSummary(s summary) {
 		Str("client", h.client.String()).
 		Str("kind", s.kind.String())
 	if h.tlsOn {
-		ev = ev.Bool("tls", true)
+		// Who still needs TLS 1.0 (HAProxy's %sslv/%sslc).
+		ev = ev.Bool("tls", true).Str("tls_version", tls.VersionName(h.tlsVersion)).
+			Str("tls_cipher", tls.CipherSuiteName(h.tlsCipher))
 	}
 	if h.backendTLS != "" {
 		ev = ev.Str("backend_tls", h.backendTLS)

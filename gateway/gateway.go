@@ -224,7 +224,23 @@ func (g *Gateway) newListener(lc *config.Listener, rt *route, ln *net.TCPListene
 
 // startListener runs l's accept loop (Run and Reload call it).
 func (g *Gateway) startListener(l *listener) {
-	g.log.Info().Str("listener", l.name).Str("address", l.ln.Addr().String()).Msg("listening")
+	ev := g.log.Info().Str("listener", l.name).Str("address", l.ln.Addr().String())
+	if rt := l.route.Load(); rt != nil {
+		lc := rt.cfg
+		ev = ev.Str("policy", orNone(lc.Policy)).Str("backend", orNone(lc.Backend)).
+			Str("protocol", orDefault(lc.Protocol, "binary")).Bool("tls", lc.TLS != nil)
+		if len(lc.WebSockets) > 0 {
+			paths := make([]string, len(lc.WebSockets))
+			for i, ws := range lc.WebSockets {
+				paths[i] = ws.Path
+			}
+			ev = ev.Strs("websocket", paths)
+		}
+		if rt.transparent() {
+			ev = ev.Bool("transparent", true)
+		}
+	}
+	ev.Msg("listening")
 	g.serveWG.Add(1)
 	go func() {
 		defer g.serveWG.Done()

@@ -28,3 +28,24 @@ func NewLogger(cfg config.Log, w io.Writer) (zerolog.Logger, error) {
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
+
+// orNone names an empty reference in start-up lines.
+func orNone(s string) string { return orDefault(s, "none") }
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// udpConfig returns the current config's udp block named name, or nil.
+func (g *Gateway) udpConfig(name string) *config.UDP {
+	for _, u := range g.config().UDP {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}

@@ -150,6 +150,8 @@ func (h *conn) startTLS(prefix []byte) error {
 	}
 	h.cc = tc
 	h.tlsOn = true
+	st := tc.ConnectionState()
+	h.tlsVersion, h.tlsCipher = st.Version, st.CipherSuite
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,9 @@ func TestTLSTerminationSniffsInnerStream(t *testing.T) {
 	stop()
 	if !strings.Contains(logs.String(), `"tls":true`) {
 		t.Errorf("summary lines do not mark terminated TLS:\n%s", logs)
+	}
+	if !regexp.MustCompile(`"tls_version":"TLS 1\.[23]","tls_cipher":"TLS_[A-Z0-9_]+"`).MatchString(logs.String()) {
+		t.Errorf("summary lines do not name the TLS version and cipher suite:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), `"reason":"tls handshake failed"`) {
 		t.Errorf("refused handshake not logged:\n%s", logs)

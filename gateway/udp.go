@@ -238,7 +238,11 @@ func (g *Gateway) startUDP() {
 	defer g.mu.Unlock()
 	for name, b := range g.udpBlocks {
 		b.start(g.udpError(name))
-		g.log.Info().Str("udp", name).Str("address", b.conn.LocalAddr().String()).Msg("listening")
+		ev := g.log.Info().Str("udp", name).Str("address", b.conn.LocalAddr().String())
+		if uc := g.udpConfig(name); uc != nil {
+			ev = ev.Str("backend", uc.Backend).Int("max_sessions", uc.MaxSessions)
+		}
+		ev.Msg("listening")
 	}
 }
 

@@ -52,7 +52,9 @@ func cmdRun(args []string, _, stderr io.Writer) int {
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
-	log.Info().Str("config", *path).Str("version", Version()).Msg("flashgate started")
+	log.Info().Str("config", *path).Str("version", Version()).
+		Int("listeners", len(cfg.Listeners)).Int("backends", len(cfg.Backends)).
+		Int("policies", len(cfg.Policies)).Int("udp", len(cfg.UDP)).Msg("flashgate started")
 	go reloadOnHUP(ctx, hup, gw, *path, log)
 	if err := gw.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
