@@ -294,13 +294,13 @@ func (h *conn) logSummary(s summary) {
 	}
 	ev = ev.Int64("bytes_up", s.res.Up).
 		Int64("bytes_down", s.res.Down).
-		Dur("duration", time.Since(h.start)).
+		Float64("duration_s", time.Since(h.start).Seconds()).
 		Str("reason", truncate(s.res.Reason, maxLogText))
 	if s.res.Spliced > 0 {
 		ev = ev.Int64("bytes_spliced", s.res.Spliced) // of the bytes above, moved without a copy
 	}
 	ev = s.ext.log(ev)
-	if s.res.Err != nil {
+	if s.res.Err != nil && s.res.Err.Error() != s.res.Reason { // not "idle timeout" twice
 		ev = ev.Str("error", truncate(s.res.Err.Error(), maxLogText))
 	}
 	ev.Msg("connection closed")

@@ -367,6 +367,9 @@ func TestEventedIdleTimeout(t *testing.T) {
 	}
 	waitFor(t, func() bool { return gw.loops.Open() == 0 }, "the busy connection ended")
 	stop()
+	if strings.Contains(logs.String(), `"error":"idle timeout"`) {
+		t.Fatalf("the error field repeats the reason:\n%s", logs)
+	}
 	got := strings.Count(logs.String(), `"reason":"idle timeout"`)
 	switch {
 	case busyEnded && got == 2, got == 1:

@@ -21,12 +21,22 @@ func NewLogger(cfg config.Log, w io.Writer) (zerolog.Logger, error) {
 	}
 	switch cfg.Format {
 	case "", "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: true}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "2006-01-02T15:04:05.000Z07:00", NoColor: true}
 	case "json":
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: want console or json", cfg.Format)
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+	return zerolog.New(w).Level(level).Hook(timeHook{}), nil
+}
+
+// timeHook stamps each line with the time to the nanosecond (RFC 3339;
+// zerolog's own Timestamp has one-second resolution unless a package
+// variable is changed for the whole process).
+type timeHook struct{}
+
+// Run adds the time field.
+func (timeHook) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().Format(time.RFC3339Nano))
 }
 
 // orNone names an empty reference in start-up lines.

@@ -105,12 +105,12 @@ func closedDurations(t *testing.T, logs, listener string) []time.Duration {
 		var line struct {
 			Listener string  `json:"listener"`
 			Message  string  `json:"message"`
-			Duration float64 `json:"duration"` // ms
+			Duration float64 `json:"duration_s"`
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Listener != listener || line.Message != "connection closed" {
 			continue
 		}
-		out = append(out, time.Duration(line.Duration*float64(time.Millisecond)))
+		out = append(out, time.Duration(line.Duration*float64(time.Second)))
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("reading the log: %v", err)

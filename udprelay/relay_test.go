@@ -330,7 +330,7 @@ func TestIdleExpiry(t *testing.T) {
 	}
 	waitFor(t, "log line", time.Second, func() bool { return strings.Contains(lb.String(), "udp session end") })
 	line := lb.String()
-	for _, want := range []string{`"reason":"idle"`, `"datagrams_in":1`, `"datagrams_out":1`, `"bytes_in":5`, `"client":"127.0.0.1:`, `"backend":"` + echo, `"duration":`} {
+	for _, want := range []string{`"reason":"idle"`, `"datagrams_up":1`, `"datagrams_down":1`, `"bytes_up":5`, `"client":"127.0.0.1:`, `"backend":"` + echo, `"duration_s":`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line lacks %s: %s", want, line)
 		}

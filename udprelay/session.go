@@ -181,12 +181,12 @@ func (s *session) logEnd() {
 	}
 	ev.Str("client", s.client.String()).
 		Str("backend", s.r.names[s.bc.Load().idx]).
-		Uint64("datagrams_in", s.dgramsIn.Load()).
-		Uint64("bytes_in", s.bytesIn.Load()).
-		Uint64("datagrams_out", s.dgramsOut.Load()).
-		Uint64("bytes_out", s.bytesOut.Load()).
+		Uint64("datagrams_up", s.dgramsIn.Load()). // client → backend, as on TCP lines
+		Uint64("bytes_up", s.bytesIn.Load()).
+		Uint64("datagrams_down", s.dgramsOut.Load()).
+		Uint64("bytes_down", s.bytesOut.Load()).
 		Uint64("backend_errors", s.backendErrs.Load()).
-		Dur("duration", time.Since(s.started)).
+		Float64("duration_s", time.Since(s.started).Seconds()).
 		Str("reason", reason).
 		Msg("udp session end")
 }
