@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -118,8 +117,6 @@ func (b *backend) wrap(s *upstream.Server) *server {
 // echo reports whether the backend is the builtin echo.
 func (b *backend) echo() bool { return b.cfg.Builtin == "echo" }
 
-func (b *backend) timeout() time.Duration { return b.Timeout() }
-
 // loopDialable: upstream.Backend.Resolvable.
 func (b *backend) loopDialable() bool {
 	for _, s := range b.servers {
@@ -133,18 +130,6 @@ func (b *backend) loopDialable() bool {
 // loopReady: upstream.Backend.Resolved.
 func (b *backend) loopReady() bool { return b.Resolved() }
 
-// candidates: upstream.Backend.Candidates.
-func (b *backend) candidates() []*server {
-	cs := b.Candidates()
-	out := make([]*server, len(cs))
-	for i, s := range cs {
-		out[i] = b.wrap(s)
-	}
-	return out
-}
-
-func (b *backend) resolveSoon() { b.ResolveSoon() }
-
 func (b *backend) checkHealth(ctx context.Context, log zerolog.Logger) { b.CheckHealth(ctx, log) }
 
 func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
@@ -153,11 +138,10 @@ func (b *backend) resolveServers(ctx context.Context, log zerolog.Logger) {
 
 func (b *backend) state() backendState { return b.State() }
 
-func (s *server) addrs() []netip.AddrPort       { return s.Addrs() }
-func (s *server) up() bool                      { return s.Up() }
-func (s *server) failed(err error, active bool) { s.Failed(err, active) }
-func (s *server) succeeded()                    { s.Succeeded() }
-func (s *server) state() serverState            { return s.State() }
+func (s *server) addrs() []netip.AddrPort { return s.Addrs() }
+func (s *server) up() bool                { return s.Up() }
+
+func (s *server) state() serverState { return s.State() }
 
 // release ends one connection counted by a successful dial. A nil s is a
 // no-op.
