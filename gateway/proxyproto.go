@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -54,29 +52,10 @@ func readProxyHeader(c *net.TCPConn, version string) (wire.ProxyHeader, error) {
 			b = append(make([]byte, 0, len(b)+need), b...)
 		}
 		if _, err := io.ReadFull(c, b[len(b):len(b)+need]); err != nil {
-			return wire.ProxyHeader{}, readErr(b, version, err)
+			return wire.ProxyHeader{}, wire.ProxyReadErr(b, version, err)
 		}
 		b = b[:len(b)+need]
 	}
-}
-
-// proxyV1Take tells a v1 reader, from the bytes consumed so far followed by
-// the bytes it peeked (b), how many of b belong to the header: through the
-// CRLF when it is in b (done), else all of them.
-func proxyV1Take(b []byte) (take int, done bool, err error) {
-	need, err := wire.ProxyNeed(b, "v1")
-	if err != nil || need > 0 {
-		return len(b), false, err
-	}
-	_, n, err := wire.ParseProxy(b, "v1")
-	return n, err == nil, err
-}
-
-func readErr(got []byte, version string, err error) error {
-	if len(got) == 0 && errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s: connection closed before a header: %w", wire.ErrProxyHeader, version, err)
-	}
-	return fmt.Errorf("%w: %s: after %d bytes: %w", wire.ErrProxyHeader, version, len(got), err)
 }
 
 // proxyHeader reads the PROXY header on a listener that expects one and

@@ -18,12 +18,12 @@ func readProxyV1(c *net.TCPConn) (wire.ProxyHeader, error) {
 	for {
 		if have == len(buf) {
 			_, _, err := wire.ParseProxy(buf[:have], "v1")
-			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, wire.ProxyReadErr(buf[:have], "v1", err)
 		}
 		if _, err := io.ReadFull(c, buf[have:have+1]); err != nil {
-			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, wire.ProxyReadErr(buf[:have], "v1", err)
 		}
-		take, done, err := proxyV1Take(buf[:have+1])
+		take, done, err := wire.ProxyV1Take(buf[:have+1])
 		if err != nil {
 			return wire.ProxyHeader{}, err
 		}

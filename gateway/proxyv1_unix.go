@@ -35,16 +35,16 @@ func readProxyV1(c *net.TCPConn) (wire.ProxyHeader, error) {
 			err = io.EOF
 		}
 		if err != nil {
-			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, wire.ProxyReadErr(buf[:have], "v1", err)
 		}
-		take, done, perr := proxyV1Take(buf[:have+peeked])
+		take, done, perr := wire.ProxyV1Take(buf[:have+peeked])
 		if perr != nil {
 			return wire.ProxyHeader{}, perr
 		}
 		// Consume exactly the header bytes now known (all of the peeked
 		// bytes when the CRLF has not arrived yet).
 		if _, err := io.ReadFull(c, buf[have:take]); err != nil {
-			return wire.ProxyHeader{}, readErr(buf[:have], "v1", err)
+			return wire.ProxyHeader{}, wire.ProxyReadErr(buf[:have], "v1", err)
 		}
 		have = take
 		if done {

@@ -1,9 +1,6 @@
 package evloop
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"net/netip"
 	"os"
 
@@ -15,7 +12,7 @@ import (
 // PROXY headers on the event loops: a listener with proxy_protocol reads
 // the header here with the codec of gateway/wire/proxy.go (wire.ProxyNeed
 // says how many bytes certainly belong to the header; v1 is peeked and only
-// the bytes through CRLF consumed, see proxyV1Take), so
+// the bytes through CRLF consumed, see wire.ProxyV1Take), so
 // nothing after it is taken; and a backend with proxy_protocol gets its
 // header in front of the first bytes relayed.
 
@@ -31,7 +28,7 @@ func (e *Conn) proxyTimedOut() {
 	if e.px != nil {
 		have = e.px.b[:e.px.have]
 	}
-	e.rejectProxy(readErr(have, e.proxyIn, os.ErrDeadlineExceeded))
+	e.rejectProxy(wire.ProxyReadErr(have, e.proxyIn, os.ErrDeadlineExceeded))
 }
 
 // readProxy reads the client's PROXY header as far as it has come.
@@ -72,7 +69,7 @@ func (e *Conn) readProxy(now int64) {
 			// (all of them while its CRLF has not come).
 			n, err = readQueued(e.cfd, px.b[px.have:wire.ProxyV1Max], unix.MSG_PEEK, &e.cr)
 			if err == nil && n > 0 {
-				take, _, perr := proxyV1Take(px.b[:px.have+n])
+				take, _, perr := wire.ProxyV1Take(px.b[:px.have+n])
 				if perr != nil {
 					e.rejectProxy(perr)
 					return
@@ -81,7 +78,7 @@ func (e *Conn) readProxy(now int64) {
 			}
 		}
 		if err != nil {
-			e.rejectProxy(readErr(px.b[:px.have], version, err))
+			e.rejectProxy(wire.ProxyReadErr(px.b[:px.have], version, err))
 			return
 		}
 		if n == 0 {
@@ -116,27 +113,6 @@ func (e *Conn) rejectProxy(err error) { e.reject("", err) }
 func (e *Conn) reject(reason string, err error) {
 	fd := e.detach()
 	e.h.Reject(fd, reason, err)
-}
-
-// proxyV1Take tells a v1 reader, from the bytes consumed so far followed by
-// the bytes it peeked (b), how many of b belong to the header: through the
-// CRLF when it is in b (done), else all of them.
-func proxyV1Take(b []byte) (take int, done bool, err error) {
-	need, err := wire.ProxyNeed(b, "v1")
-	if err != nil || need > 0 {
-		return len(b), false, err
-	}
-	_, n, err := wire.ParseProxy(b, "v1")
-	return n, err == nil, err
-}
-
-// readErr is the error of a PROXY header that did not come whole: got is
-// what came.
-func readErr(got []byte, version string, err error) error {
-	if len(got) == 0 && errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: %s: connection closed before a header: %w", wire.ErrProxyHeader, version, err)
-	}
-	return fmt.Errorf("%w: %s: after %d bytes: %w", wire.ErrProxyHeader, version, len(got), err)
 }
 
 // backendProxyHeader puts the backend's PROXY header (the real client and

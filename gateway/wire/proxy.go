@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 )
@@ -278,4 +279,25 @@ func AppendProxy(b []byte, version string, src, dst netip.AddrPort) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, uint64(dst.Port()), 10)
 	return append(b, "\r\n"...)
+}
+
+// ProxyV1Take tells a v1 reader, from the bytes consumed so far followed by
+// the bytes it peeked (b), how many of b belong to the header: through the
+// CRLF when it is in b (done), else all of them.
+func ProxyV1Take(b []byte) (take int, done bool, err error) {
+	need, err := ProxyNeed(b, "v1")
+	if err != nil || need > 0 {
+		return len(b), false, err
+	}
+	_, n, err := ParseProxy(b, "v1")
+	return n, err == nil, err
+}
+
+// ProxyReadErr is the error of a PROXY header that did not come whole: got
+// is what came, err why no more did.
+func ProxyReadErr(got []byte, version string, err error) error {
+	if len(got) == 0 && errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: %s: connection closed before a header: %w", ErrProxyHeader, version, err)
+	}
+	return fmt.Errorf("%w: %s: after %d bytes: %w", ErrProxyHeader, version, len(got), err)
 }
